@@ -1,0 +1,31 @@
+// Key rules (protocol.md 1.2): the server enforces only the length, so the client
+// must refuse keys that would break framing or that other clients cannot read.
+#pragma once
+
+#include <boost/system/error_code.hpp>
+
+#include <cstddef>
+#include <string_view>
+
+namespace memcoro::protocol {
+
+inline constexpr std::size_t max_key_length = 250;  // KEY_MAX_LENGTH, prefix included
+
+struct key_rules {
+    // Bytes >= 0x80 (UTF-8 and other binary keys) are accepted only when this is set.
+    // The server stores them, but a space, CR, LF or control byte never passes.
+    bool allow_high_bytes = false;
+};
+
+// Checks `prefix + key` against the rules without concatenating them.
+// Returns error::invalid_key when the key is empty, the whole is longer than
+// max_key_length, or a byte is outside 0x21..0x7E (or 0x21..0xFF with allow_high_bytes).
+[[nodiscard]] boost::system::error_code validate_key(std::string_view prefix, std::string_view key,
+                                                     key_rules rules = {}) noexcept;
+
+[[nodiscard]] inline boost::system::error_code validate_key(std::string_view key,
+                                                            key_rules rules = {}) noexcept {
+    return validate_key({}, key, rules);
+}
+
+}  // namespace memcoro::protocol

@@ -1,0 +1,40 @@
+#include <memcoro/error.hpp>
+
+#include <string>
+
+namespace memcoro {
+namespace {
+
+class category final : public boost::system::error_category {
+public:
+    const char* name() const noexcept override { return "memcoro"; }
+
+    std::string message(int ev) const override {
+        switch (static_cast<error>(ev)) {
+            case error::invalid_key: return "invalid key";
+            case error::value_too_large: return "value too large";
+            case error::invalid_argument: return "invalid argument";
+            case error::unknown_command: return "server replied ERROR";
+            case error::client_error: return "server replied CLIENT_ERROR";
+            case error::server_error: return "server replied SERVER_ERROR";
+            case error::protocol_error: return "malformed or unexpected reply";
+            case error::line_too_long: return "reply line too long";
+            case error::reply_too_large: return "reply value larger than the configured maximum";
+            case error::reply_mismatch: return "reply does not match its request";
+            case error::not_connected: return "not connected";
+            case error::connection_closed: return "connection closed";
+            case error::timeout: return "operation timed out";
+            case error::shut_down: return "client shut down";
+        }
+        return "unknown memcoro error";
+    }
+};
+
+}  // namespace
+
+const boost::system::error_category& error_category() noexcept {
+    static const category instance;
+    return instance;
+}
+
+}  // namespace memcoro
