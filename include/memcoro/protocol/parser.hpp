@@ -43,8 +43,9 @@ class response_parser {
 public:
     explicit response_parser(parser_limits limits = {}) noexcept : limits_(limits) {}
 
-    // Sets the shape of the next reply. Call it once before the first reply and after
-    // every event with `complete` set (with reply_shape::none when nothing is pending).
+    // Sets the shape of the next reply. Call it before the first reply and after every
+    // event with `complete` set; the shape otherwise stays as it was, and with
+    // reply_shape::none (nothing pending) any byte that arrives is a protocol error.
     void expect(reply_shape shape) noexcept;
 
     // Parses the next event out of `input` (the unconsumed bytes).
