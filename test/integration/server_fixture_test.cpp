@@ -180,6 +180,10 @@ TEST_CASE("unix socket mode") {
 }
 
 TEST_CASE("the watchdog kills memcached when the test process dies without cleaning up") {
+    struct report {
+        pid_t pid = -1;
+        char socket_path[108] = {};
+    };
     int fds[2];
     REQUIRE(::pipe(fds) == 0);
     const pid_t child = ::fork();
@@ -187,32 +191,36 @@ TEST_CASE("the watchdog kills memcached when the test process dies without clean
     if (child == 0) {
         // Stands for a test that crashes: it starts a server and dies with no destructor.
         ::close(fds[0]);
-        pid_t pid = -1;
         try {
-            memcached_server server;
-            pid = server.pid();
-            (void)!::write(fds[1], &pid, sizeof pid);
+            memcached_server server(memcached_server::options{.unix_socket = true});
+            report r;
+            r.pid = server.pid();
+            server.socket_path().copy(r.socket_path, sizeof r.socket_path - 1);
+            (void)!::write(fds[1], &r, sizeof r);
             ::_exit(0);
         } catch (...) {
         }
         ::_exit(1);
     }
     ::close(fds[1]);
-    pid_t pid = -1;
-    const auto got = ::read(fds[0], &pid, sizeof pid);
+    report r;
+    const auto got = ::read(fds[0], &r, sizeof r);
     ::close(fds[0]);
     int status = 0;
     ::waitpid(child, &status, 0);
-    REQUIRE(got == static_cast<ssize_t>(sizeof pid));
-    REQUIRE(pid > 0);
+    REQUIRE(got == static_cast<ssize_t>(sizeof r));
+    REQUIRE(r.pid > 0);
 
+    const auto temp_dir = std::filesystem::path(r.socket_path).parent_path();
     const auto deadline = std::chrono::steady_clock::now() + 5s;
-    while (process_alive(pid) && std::chrono::steady_clock::now() < deadline) {
+    while ((process_alive(r.pid) || std::filesystem::exists(temp_dir)) &&
+           std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(10ms);
     }
-    const bool survived = process_alive(pid);
-    if (survived) ::kill(pid, SIGKILL);  // do not leave it behind even when this fails
+    const bool survived = process_alive(r.pid);
+    if (survived) ::kill(r.pid, SIGKILL);  // do not leave it behind even when this fails
     CHECK_FALSE(survived);
+    CHECK_FALSE(std::filesystem::exists(temp_dir));
 }
 
 TEST_CASE("a server that cannot start throws a clear error and leaves nothing behind") {

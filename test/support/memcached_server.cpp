@@ -284,6 +284,11 @@ void memcached_server::start_watchdog(pid_t target) {
     // while the target is certainly not reaped, and inherited by the watchdog.
     fd_guard pidfd(pidfd_open(target));  // -1 on kernels older than 5.3
 
+    // For the child, which may not allocate: these strings live in its copy of memory.
+    const char* const log_path = log_path_.c_str();
+    const char* const socket_path = socket_path_.empty() ? nullptr : socket_path_.c_str();
+    const char* const temp_dir = temp_dir_.c_str();
+
     const pid_t watchdog = ::fork();
     if (watchdog < 0) throw_errno("fork");
     if (watchdog == 0) {
@@ -304,9 +309,16 @@ void memcached_server::start_watchdog(pid_t target) {
         // EOF: the test process is gone (stop() kills the watchdog before memcached).
         if (pidfd.get() >= 0) {
             pidfd_kill(STDOUT_FILENO);
+            // A pidfd becomes readable when its process has exited.
+            pollfd exited{STDOUT_FILENO, POLLIN, 0};
+            ::poll(&exited, 1, 2000);
         } else {
             ::kill(target, SIGKILL);  // no pidfd (kernel < 5.3): PID reuse is unlikely
         }
+        // The destructor that would have removed the private directory never ran.
+        ::unlink(log_path);
+        if (socket_path != nullptr) ::unlink(socket_path);
+        ::rmdir(temp_dir);
         ::_exit(0);
     }
     watchdog_pid_ = watchdog;

@@ -1,9 +1,10 @@
 // A real memcached process for integration tests.
 //
-// Each memcached_server owns one child process that it forked itself, listening only on
-// loopback (or on a unix socket in a private temporary directory). It signals and reaps
-// nothing but that child, and it keeps the PID until it has reaped it, so the PID cannot be
-// recycled under it. The destructor stops the child.
+// Each memcached_server owns one memcached process that it forked itself, listening only
+// on loopback (or on a unix socket in a private temporary directory). It signals and reaps
+// nothing but its own children (that memcached and its watchdog, below), and it keeps a
+// PID until it has reaped it, so the PID cannot be recycled under it. The destructor stops
+// memcached and removes the directory.
 //
 // The child stays in the test's process group on purpose: when `meson test` kills a test
 // that ran over its timeout, it kills the whole group, memcached included. If the test
@@ -84,9 +85,10 @@ class memcached_server {
 
     // Opens a new blocking-style connection to this server, writes `request`, and reads
     // until the bytes read so far end with `until` (e.g. "\r\n", "END\r\n"). Returns every
-    // byte read. Throws roundtrip_timeout when `timeout` passes first, and
-    // std::runtime_error when the connection cannot be made or is closed early. It does not
-    // use memcoro, so tests can seed or inspect the server independently of the library.
+    // byte read; an empty `until` returns as soon as the request is written. Throws
+    // roundtrip_timeout when `timeout` passes first, and std::runtime_error when the
+    // connection cannot be made or is closed early. It does not use memcoro, so tests can
+    // seed or inspect the server independently of the library.
     [[nodiscard]] std::string roundtrip(
         std::string_view request, std::string_view until,
         std::chrono::milliseconds timeout = std::chrono::seconds(5)) const;
