@@ -70,18 +70,18 @@ struct store_options {
     // absolute Unix time (protocol.md 1.3).
     std::chrono::seconds ttl{0};
     // Client flags stored with the value; when unset, the codec's (0 for bytes).
-    std::optional<std::uint32_t> flags;
+    std::optional<std::uint32_t> flags{};
     // Do not wait for the server's answer: the call completes once its request is
     // written, and reports success.
     bool noreply = false;
     // Overrides client_options::op_timeout for this call.
-    std::optional<std::chrono::milliseconds> timeout;
+    std::optional<std::chrono::milliseconds> timeout{};
 };
 
 // Per-call options of the other commands.
 struct call_options {
     bool noreply = false;  // for commands that take it (delete incr decr touch ...)
-    std::optional<std::chrono::milliseconds> timeout;
+    std::optional<std::chrono::milliseconds> timeout{};
 };
 
 }  // namespace memcoro

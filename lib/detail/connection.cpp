@@ -257,12 +257,12 @@ void connection::on_connected(error_code ec, std::uint64_t epoch) {
     last_read_ = last_activity_ = clock::now();
     parser_.reset();
     rbegin_ = rend_ = 0;
-    start_read();
     if (probed_) {
         become_ready();
     } else {
         start_probe();
     }
+    start_read();
     settle();
 }
 
