@@ -36,6 +36,7 @@
 #include <memcoro/item.hpp>
 #include <memcoro/options.hpp>
 #include <memcoro/detail/handlers.hpp>
+#include <memcoro/detail/value_sink.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
@@ -132,6 +133,24 @@ public:
                   default_token>
     auto gats(std::string_view key, std::chrono::seconds ttl, Token&& token = {}) {
         return retrieve(retrieve_kind::gats, key, ttl, {}, std::forward<Token>(token));
+    }
+
+    // Appends the value to `buffer`, a DynamicBuffer_v1 such as beast::flat_buffer or
+    // beast::multi_buffer: void(error_code, std::optional<value_info>), nullopt on a
+    // miss. A large value is read from the socket straight into the buffer. The
+    // buffer must outlive the operation; the operation completes (even when
+    // cancelled) only once it no longer writes to it.
+    template <class DynamicBuffer,
+              boost::asio::completion_token_for<void(error_code, std::optional<value_info>)>
+                  Token = default_token>
+        requires boost::asio::is_dynamic_buffer_v1<DynamicBuffer>::value
+    auto get_into(std::string_view key, DynamicBuffer& buffer, Token&& token = {}) {
+        return boost::asio::async_initiate<Token, void(error_code, std::optional<value_info>)>(
+            [this, &buffer](auto h, std::string_view k) {
+                start_get_into(k, std::make_unique<detail::dynamic_buffer_sink<DynamicBuffer>>(buffer),
+                               std::move(h));
+            },
+            token, key);
     }
 
     // void(error_code, std::vector<item>): the hits, in request order, each with its
@@ -370,6 +389,8 @@ private:
     void start_retrieve(retrieve_kind kind, std::string_view key, std::chrono::seconds ttl,
                         const call_options& opts,
                         handler<void(error_code, std::optional<item>)> h);
+    void start_get_into(std::string_view key, std::unique_ptr<detail::value_sink> sink,
+                        handler<void(error_code, std::optional<value_info>)> h);
     void start_many(bool with_cas, std::span<const std::string_view> keys,
                     const call_options& opts, handler<void(error_code, std::vector<item>)> h);
     void start_store(store_kind kind, std::string_view key, encoded value,

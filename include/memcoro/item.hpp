@@ -41,6 +41,13 @@ private:
     std::uint64_t cas_ = 0;
 };
 
+// What get_into reports about the value it appended to the caller's buffer.
+struct value_info {
+    std::uint32_t flags = 0;
+    std::uint64_t cas = 0;  // 0: not asked for
+    std::size_t size = 0;   // bytes appended
+};
+
 // A key and the value to store under it, for set_many.
 struct key_value {
     std::string_view key;

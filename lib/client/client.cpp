@@ -120,6 +120,18 @@ void client::start_retrieve(retrieve_kind kind, std::string_view key, std::chron
     launch(connection_, op, slot, opts.timeout, options_.op_timeout);
 }
 
+void client::start_get_into(std::string_view key, std::unique_ptr<detail::value_sink> sink,
+                            handler<void(error_code, std::optional<value_info>)> h) {
+    if (auto ec = check_key(options_, key)) {
+        return detail::post_completion(std::move(h), executor_, ec, std::optional<value_info>{});
+    }
+    auto slot = h.get_cancellation_slot();
+    auto* op = new detail::get_into_op(std::move(h), executor_, key,
+                                       connection_->options().key_prefix, std::move(sink));
+    op->misses_on_error_ = options_.errors_as_misses;
+    launch(connection_, op, slot, std::nullopt, options_.op_timeout);
+}
+
 void client::start_many(bool with_cas, std::span<const std::string_view> keys,
                         const call_options& opts, handler<void(error_code, std::vector<item>)> h) {
     if (auto ec = check_keys(options_, keys)) {

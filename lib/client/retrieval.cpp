@@ -1,6 +1,8 @@
 #include "retrieval.hpp"
 
 #include <algorithm>
+#include <cstring>
+#include <exception>
 
 namespace memcoro::detail {
 namespace {
@@ -20,7 +22,8 @@ bool with_touch(protocol::retrieve_command cmd) {
 
 }  // namespace
 
-error_code retrieve_op::encode(encode_context& ctx) {
+template <class Result>
+error_code single_value_op<Result>::encode(encode_context& ctx) {
     auto& enc = ctx.encoder();
     if (ctx.mode() == wire_mode::text) {
         if (auto ec = enc.retrieve(cmd_, key_.view(), ttl_)) return ec;
@@ -38,46 +41,77 @@ error_code retrieve_op::encode(encode_context& ctx) {
     return {};
 }
 
-void retrieve_op::start_value(std::size_t size, std::uint32_t flags, std::uint64_t cas) {
-    if (finished()) return;
-    auto& it = result_.emplace();
-    it.set_meta(flags, cas);
-    body_ = it.prepare(size);
+template <class Result>
+void single_value_op<Result>::on_value(std::size_t size, std::uint32_t flags, std::uint64_t cas) {
+    size_ = size;
     filled_ = 0;
+    storing_ = !this->finished();
+    if (!storing_) return;
+    try {
+        start_value(size, flags, cas);
+    } catch (const std::exception&) {
+        // The destination cannot take the value (a bounded caller buffer, or no
+        // memory). The reply is still read, and dropped; the stream stays in step.
+        storing_ = false;
+        this->fail_with(error::value_too_large);
+    }
 }
 
-bool retrieve_op::on_event(const protocol::event& ev, std::uint32_t) {
+template <class Result>
+void single_value_op<Result>::on_body(std::string_view bytes, bool last) {
+    if (!storing_ || this->finished()) return;
+    for (std::size_t done = 0; done < bytes.size();) {
+        const auto r = region(filled_);
+        const std::size_t n = std::min(r.size(), bytes.size() - done);
+        if (n == 0) break;
+        std::memcpy(r.data(), bytes.data() + done, n);
+        done += n;
+        filled_ += n;
+    }
+    if (last) {
+        finish_value(size_);
+        storing_ = false;
+    }
+}
+
+template <class Result>
+bool single_value_op<Result>::on_event(const protocol::event& ev, std::uint32_t) {
     using protocol::event_kind;
     switch (ev.kind) {
         case event_kind::value:
             if (seen_value_ || !names_key(ev.key, prefix_, key_.view())) return false;
             seen_value_ = true;
-            start_value(ev.size, ev.flags, ev.cas.value_or(0));
+            on_value(ev.size, ev.flags, ev.cas.value_or(0));
             return true;
-        case event_kind::data:
-            if (!finished() && body_ != nullptr && !ev.bytes.empty()) {
-                std::memcpy(body_ + filled_, ev.bytes.data(), ev.bytes.size());
-                filled_ += ev.bytes.size();
-            }
-            return true;
+        case event_kind::data: on_body(ev.bytes, ev.last); return true;
         case event_kind::end: return true;
         case event_kind::meta:
             if (ev.code == protocol::meta_code::en) return true;  // a miss
             if (ev.code != protocol::meta_code::va) return false;
-            start_value(ev.size, meta_number<std::uint32_t>(ev.text, 'f'),
-                        meta_number<std::uint64_t>(ev.text, 'c'));
+            on_value(ev.size, meta_number<std::uint32_t>(ev.text, 'f'),
+                     meta_number<std::uint64_t>(ev.text, 'c'));
             return true;
         case event_kind::error:
-            fail_with(error_from(ev));
+            this->fail_with(error_from(ev));
             return true;
         default: return false;
     }
 }
 
-std::span<char> retrieve_op::body_target(std::size_t remaining) noexcept {
-    if (finished() || body_ == nullptr) return {};
-    return {body_ + filled_, remaining};
+template <class Result>
+std::span<char> single_value_op<Result>::body_target(std::size_t remaining) noexcept {
+    if (!storing_ || this->finished()) return {};
+    const auto r = region(filled_);
+    return r.first(std::min(r.size(), remaining));
 }
+
+template <class Result>
+void single_value_op<Result>::body_filled(std::size_t n) noexcept {
+    filled_ += n;
+}
+
+template class single_value_op<std::optional<item>>;
+template class single_value_op<std::optional<value_info>>;
 
 many_op::many_op(handler_type h, asio::any_io_executor fallback, bool with_cas,
                  std::span<const std::string_view> keys, std::string_view prefix)

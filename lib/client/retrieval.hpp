@@ -4,7 +4,10 @@
 #include "basic_operation.hpp"
 #include "meta_flags.hpp"
 
+#include <memcoro/detail/value_sink.hpp>
 #include <memcoro/item.hpp>
+
+#include <memory>
 
 #include <optional>
 #include <string>
@@ -14,12 +17,17 @@ namespace memcoro::detail {
 
 // One key. In meta mode: `mg <key> v f [c] [T<ttl>] O<n>`, which the server handles
 // far more cheaply when pipelined (shared/performance.md); in text mode the classic
-// command, whose VALUE line must name the key asked for.
-class retrieve_op final : public basic_operation<std::optional<item>> {
+// command, whose VALUE line must name the key asked for. Where the value goes is up to
+// the derived operation.
+template <class Result>
+class single_value_op : public basic_operation<Result> {
 public:
-    retrieve_op(handler_type h, asio::any_io_executor fallback, protocol::retrieve_command cmd,
-                std::string_view key, std::int64_t ttl, std::string_view prefix)
-        : basic_operation(std::move(h), std::move(fallback)),
+    using typename basic_operation<Result>::handler_type;
+
+    single_value_op(handler_type h, asio::any_io_executor fallback,
+                    protocol::retrieve_command cmd, std::string_view key, std::int64_t ttl,
+                    std::string_view prefix)
+        : basic_operation<Result>(std::move(h), std::move(fallback)),
           cmd_(cmd),
           key_(key),
           prefix_(prefix),
@@ -28,18 +36,68 @@ public:
     error_code encode(encode_context& ctx) override;
     bool on_event(const protocol::event& ev, std::uint32_t part) override;
     std::span<char> body_target(std::size_t remaining) noexcept override;
-    void body_filled(std::size_t n) noexcept override { filled_ += n; }
+    void body_filled(std::size_t n) noexcept override;
+
+protected:
+    // A hit of `size` bytes: prepare storage for it.
+    virtual void start_value(std::size_t size, std::uint32_t flags, std::uint64_t cas) = 0;
+    // The contiguous storage at `offset` bytes into the value.
+    [[nodiscard]] virtual std::span<char> region(std::size_t offset) noexcept = 0;
+    // All `size` bytes are in place.
+    virtual void finish_value(std::size_t size) { (void)size; }
 
 private:
-    void start_value(std::size_t size, std::uint32_t flags, std::uint64_t cas);
+    void on_value(std::size_t size, std::uint32_t flags, std::uint64_t cas);
+    void on_body(std::string_view bytes, bool last);
 
     protocol::retrieve_command cmd_;
     key_copy key_;
     std::string_view prefix_;  // the connection's, which outlives the operation
     std::int64_t ttl_;
-    char* body_ = nullptr;  // the item's storage while its body is read
+    std::size_t size_ = 0;
     std::size_t filled_ = 0;
     bool seen_value_ = false;
+    bool storing_ = false;  // a value is being written into storage
+};
+
+// get gets gat gats: the value goes into an item the operation returns.
+class retrieve_op final : public single_value_op<std::optional<item>> {
+public:
+    using single_value_op::single_value_op;
+
+private:
+    void start_value(std::size_t size, std::uint32_t flags, std::uint64_t cas) override {
+        auto& it = result_.emplace();
+        it.set_meta(flags, cas);
+        body_ = it.prepare(size);
+        size_ = size;
+    }
+    std::span<char> region(std::size_t offset) noexcept override {
+        return {body_ + offset, size_ - offset};
+    }
+
+    char* body_ = nullptr;
+    std::size_t size_ = 0;
+};
+
+// get_into: the value is appended to the caller's dynamic buffer.
+class get_into_op final : public single_value_op<std::optional<value_info>> {
+public:
+    get_into_op(handler_type h, asio::any_io_executor fallback, std::string_view key,
+                std::string_view prefix, std::unique_ptr<value_sink> sink)
+        : single_value_op(std::move(h), std::move(fallback), protocol::retrieve_command::get,
+                          key, 0, prefix),
+          sink_(std::move(sink)) {}
+
+private:
+    void start_value(std::size_t size, std::uint32_t flags, std::uint64_t cas) override {
+        sink_->begin(size);
+        result_ = value_info{flags, cas, size};
+    }
+    std::span<char> region(std::size_t offset) noexcept override { return sink_->region(offset); }
+    void finish_value(std::size_t size) override { sink_->commit(size); }
+
+    std::unique_ptr<value_sink> sink_;
 };
 
 // Many keys in one classic `get`/`gets` request (the server has no limit on their

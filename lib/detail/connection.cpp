@@ -11,6 +11,7 @@
 #include <charconv>
 #include <cstring>
 #include <string>
+#include <utility>
 
 namespace memcoro::detail {
 namespace asio = boost::asio;
@@ -161,6 +162,12 @@ void connection::fail_queued(error_code ec) {
 
 void connection::complete(operation* op, error_code ec) {
     if (op->phase_ == operation::phase::finished) return;
+    if (op == body_reader_) {
+        // Its storage (perhaps the caller's own buffer) is being read into: the caller
+        // must not get it back before that read has ended.
+        if (!op->cancel_error_) op->cancel_error_ = ec ? ec : make_error_code(error::protocol_error);
+        return;
+    }
     op->phase_ = operation::phase::finished;
     completions_.emplace_back(op, ec);
 }
@@ -174,10 +181,24 @@ void connection::settle() {
     for (;;) {
         flushing_ = true;
         // By index: a handler may start operations that complete at once and append.
-        for (std::size_t i = 0; i < completions_.size(); ++i) {
-            auto [op, ec] = completions_[i];
-            op->complete(ec);
-            unref(op);
+        std::size_t i = 0;
+        try {
+            for (; i < completions_.size(); ++i) {
+                auto [op, ec] = completions_[i];
+                unref_after_complete_ = op;
+                op->complete(ec);
+                unref_after_complete_ = nullptr;
+                unref(op);
+            }
+        } catch (...) {
+            // A handler that runs inline threw; the exception leaves through the
+            // executor's run() as Asio does for any handler. Keep the state whole so
+            // that the connection goes on working if the application catches it.
+            if (auto* op = std::exchange(unref_after_complete_, nullptr)) unref(op);
+            completions_.erase(completions_.begin(),
+                               completions_.begin() + static_cast<std::ptrdiff_t>(i + 1));
+            flushing_ = false;
+            throw;
         }
         completions_.clear();
         flushing_ = false;
@@ -477,6 +498,7 @@ void connection::on_read(error_code ec, std::size_t n, std::uint64_t epoch) {
 void connection::on_body_read(error_code ec, std::size_t n, std::uint64_t epoch) {
     auto* op = body_reader_;
     body_reader_ = nullptr;
+    if (op->cancel_error_) complete(op, op->cancel_error_);
     if (epoch == epoch_) {
         reading_ = false;
         if (ec) {

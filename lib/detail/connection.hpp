@@ -132,6 +132,7 @@ private:
     bool text_after_probe_closed_ = false;  // a probe made the server hang up: use text
     std::vector<std::pair<operation*, error_code>> completions_;
     bool flushing_ = false;
+    operation* unref_after_complete_ = nullptr;  // the one whose handler is running
 
     // Writing.
     operation* queue_head_ = nullptr;  // not yet written, in order

@@ -256,3 +256,61 @@ TEST_CASE("a server killed and restarted mid-run") {
         });
     }
 }
+
+namespace {
+
+// The server's count of connections it ever accepted.
+asio::awaitable<long> total_connections(memcoro::client& mc) {
+    for (const auto& [name, value] : co_await mc.stats()) {
+        if (name == "total_connections") co_return std::stol(value);
+    }
+    co_return -1;
+}
+
+}  // namespace
+
+TEST_CASE("an idle connection to a hung server is found out by the health check") {
+    for (bool checking : {true, false}) {
+        CAPTURE(checking);
+        memcached_server server;
+        auto options = options_for(server, memcoro::wire_protocol::meta);
+        options.op_timeout = 200ms;
+        options.reconnect_backoff = 10ms;
+        options.health_check_interval = checking ? 100ms : 0ms;
+        run_client(options, [&](memcoro::client& mc) -> asio::awaitable<void> {
+            const long before = co_await total_connections(mc);
+            server.pause();
+            co_await sleep_for(600ms);  // idle: a check is sent and goes unanswered
+            server.resume();
+            co_await sleep_for(50ms);
+            const long after = co_await total_connections(mc);
+            // With health checks the hung connection was dropped and the stats call
+            // needed a new one; without them the old one simply resumed.
+            CHECK(after == before + (checking ? 1 : 0));
+        });
+    }
+}
+
+TEST_CASE("a handler that throws does not break the connection") {
+    memcached_server server;
+    asio::io_context ioc;
+    memcoro::client mc(ioc.get_executor(), options_for(server, memcoro::wire_protocol::meta));
+    int caught = 0;
+    bool second = false;
+    mc.set("k", "v", {}, [&](error_code, bool) { throw std::runtime_error("from a handler"); });
+    for (int i = 0; i < 100 && !second; ++i) {
+        try {
+            ioc.run_for(100ms);
+        } catch (const std::runtime_error&) {
+            ++caught;
+            mc.get("k", [&](error_code ec, std::optional<memcoro::item> it) {
+                second = !ec && it && it->value() == "v";
+            });
+        }
+        ioc.restart();
+    }
+    CHECK(caught == 1);
+    CHECK(second);
+    mc.close();
+    ioc.run_for(1s);
+}
