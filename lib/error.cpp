@@ -14,6 +14,7 @@ public:
             case error::invalid_key: return "invalid key";
             case error::value_too_large: return "value too large";
             case error::invalid_argument: return "invalid argument";
+            case error::bad_value: return "value cannot be decoded as the requested type";
             case error::unknown_command: return "server replied ERROR";
             case error::client_error: return "server replied CLIENT_ERROR";
             case error::server_error: return "server replied SERVER_ERROR";
@@ -24,6 +25,7 @@ public:
             case error::not_connected: return "not connected";
             case error::connection_closed: return "connection closed";
             case error::timeout: return "operation timed out";
+            case error::unresponsive: return "server stopped answering; connection closed";
             case error::shut_down: return "client shut down";
         }
         return "unknown memcoro error";

@@ -16,6 +16,7 @@ enum class error {
     invalid_key = 1,   // empty, longer than 250 bytes (prefix included), or a forbidden byte
     value_too_large,   // larger than the configured maximum item value
     invalid_argument,  // a number, flag or token that cannot go on the wire
+    bad_value,         // a stored value that the requested type's codec cannot decode
 
     // The server answered with an error line (protocol.md 1.5).
     unknown_command,  // ERROR
@@ -32,6 +33,7 @@ enum class error {
     not_connected,      // no connection, and none could be made
     connection_closed,  // the server closed the stream, or it was closed after an error
     timeout,            // the operation's time ran out
+    unresponsive,       // the server stopped answering; the connection was closed
     shut_down,          // the client was closed while the operation waited
 };
 

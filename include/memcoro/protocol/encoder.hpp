@@ -7,7 +7,10 @@
 //
 // Every encoding function validates all of its input first and appends nothing
 // when it returns an error: a bad key or an oversized value never reaches the wire,
-// and requests encoded before it stay intact.
+// and requests encoded before it stay intact. Command lines other than get/gets are
+// limited to 2048 bytes, because the server may close the connection on a longer one
+// (protocol.md 1.1); a gat, stats or meta request that would exceed it is refused with
+// error::invalid_argument. If an allocation throws, the partial request is removed.
 //
 // Lifetimes: a referenced value must stay alive and unchanged until the write that
 // carries chunks() has completed. The views returned by chunks() are invalidated by
@@ -103,9 +106,11 @@ public:
 
     // <mc> <key> [<datalen>] <flags>*\r\n[<value>\r\n]
     // `value` is sent only by meta_command::set. With the flag 'b' the key may hold
-    // any bytes: the encoder sends prefix + key in base64. Flags are validated:
-    // letters only, each at most once, tokens of printable bytes, an opaque of at
-    // most 31 bytes, and at most as many as the server takes (protocol.md 3.1).
+    // any bytes: the encoder sends prefix + key in base64. The server applies its
+    // 250-byte limit to the base64 text, so prefix + key may then be at most 186 bytes.
+    // Flags are validated: letters only, each at most once, tokens of printable bytes,
+    // an opaque of at most 31 bytes, and at most as many as the server takes
+    // (protocol.md 3.1). meta_command::debug takes only the flag 'b'.
     // meta_command::noop takes no key (pass an empty one) and no flags.
     error_code meta(meta_command cmd, std::string_view key, std::span<const meta_flag> flags,
                     std::string_view value = {});
@@ -127,11 +132,26 @@ private:
         std::size_t size;
     };
 
+    // The end of the encoded bytes before a request, to drop a half-written request
+    // when an allocation throws.
+    struct checkpoint {
+        std::size_t head;
+        std::size_t segments;
+        std::size_t last_size;
+        std::size_t total;
+    };
+
     error_code check_key(std::string_view key) const noexcept;
+    error_code check_value(std::string_view value) const noexcept;
+    // Runs `write` (which only appends) and undoes it if it throws.
+    template <class Write>
+    error_code commit(Write&& write);
+    void rollback(const checkpoint& to) noexcept;
     void put(std::string_view s);
     void put_number(std::uint64_t n);
     void put_signed(std::int64_t n);
     void put_key(std::string_view key);
+    void put_key_base64(std::string_view key);
     void put_value(std::string_view value);
 
     encoder_options options_;

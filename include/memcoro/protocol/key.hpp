@@ -19,7 +19,8 @@ struct key_rules {
 
 // Checks `prefix + key` against the rules without concatenating them.
 // Returns error::invalid_key when the key is empty, the whole is longer than
-// max_key_length, or a byte is outside 0x21..0x7E (or 0x21..0xFF with allow_high_bytes).
+// max_key_length, or a byte is outside 0x21..0x7E (plus 0x80..0xFF with
+// allow_high_bytes; DEL, 0x7F, is a control byte and never passes).
 [[nodiscard]] boost::system::error_code validate_key(std::string_view prefix, std::string_view key,
                                                      key_rules rules = {}) noexcept;
 

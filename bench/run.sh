@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Builds the release configuration and runs the client's main job against memcached.
+# For now that job is a demonstration (build/release/bench/memcoro_demo SERVER).
+#
+# Environment:
+#   MEMCORO_SERVER=host:port  use that running server instead of starting a private one
+#   MEMCORO_JOBS=N            parallel compile jobs (default 2)
+#
+# The private memcached listens on a free 127.0.0.1 port only, and is stopped by its PID
+# when this script exits, whatever the reason.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=test/deps.sh
+source test/deps.sh
+
+memcoro_install_deps
+jobs=${MEMCORO_JOBS:-2}
+
+memcoro_setup_dir "$memcoro_release_dir" g++ "${memcoro_release_options[@]}"
+echo "==> building $memcoro_release_dir"
+ninja -C "$memcoro_release_dir" -j "$jobs"
+
+server_pid=
+server_port=
+server_log=build/bench-memcached.log
+
+# Opens and closes a connection: it wakes memcached's main loop, which otherwise notices a
+# SIGTERM only on its next once-a-second clock tick.
+poke_server() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$server_port") 2>/dev/null || true
+}
+
+# A reaped or zombie child counts as gone (kill -0 still succeeds on a zombie).
+server_alive() {
+    local state
+    state=$(awk '{ print $3 }' "/proc/$server_pid/stat" 2>/dev/null) || return 1
+    [[ -n $state && $state != Z ]]
+}
+
+stop_server() {
+    if [[ -z $server_pid ]]; then
+        return 0
+    fi
+    kill -TERM "$server_pid" 2>/dev/null || true
+    local i
+    for ((i = 0; i < 100; i++)); do
+        server_alive || break
+        poke_server
+        sleep 0.05
+    done
+    if server_alive; then
+        kill -KILL "$server_pid" 2>/dev/null || true
+    fi
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=
+}
+trap stop_server EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+server_answers() {
+    local reply=
+    exec 3<>"/dev/tcp/127.0.0.1/$server_port" || return 1
+    printf 'version\r\n' >&3
+    read -r -t 1 reply <&3 || true
+    exec 3<&-
+    [[ $reply == VERSION* ]]
+}
+
+start_server() {
+    local user_args=() attempt i
+    if ((EUID == 0)); then
+        user_args=(-u nobody)  # memcached refuses to run as root
+    fi
+    for ((attempt = 1; attempt <= 5; attempt++)); do
+        # Ask the kernel for a free port; if someone takes it before memcached binds it,
+        # memcached exits and we try another.
+        server_port=$(python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])')
+        memcached -p "$server_port" -l 127.0.0.1 -U 0 -t 2 -m 256 "${user_args[@]}" \
+            >"$server_log" 2>&1 &
+        server_pid=$!
+        for ((i = 0; i < 100; i++)); do
+            if ! server_alive; then
+                wait "$server_pid" 2>/dev/null || true
+                server_pid=
+                break
+            fi
+            if server_answers 2>/dev/null; then
+                return 0
+            fi
+            sleep 0.1
+        done
+        stop_server
+    done
+    echo "error: could not start memcached; its last output:" >&2
+    cat "$server_log" >&2
+    return 1
+}
+
+if [[ -n ${MEMCORO_SERVER:-} ]]; then
+    server=$MEMCORO_SERVER
+    echo "==> using memcached at $server (MEMCORO_SERVER)"
+else
+    start_server
+    server=127.0.0.1:$server_port
+    echo "==> started memcached (pid $server_pid) at $server"
+fi
+
+demo=$memcoro_release_dir/bench/memcoro_demo
+if [[ -x $demo ]]; then
+    echo "==> $demo $server"
+    "$demo" "$server"
+else
+    echo "==> $demo is not built yet (bench/meson.build does not define it): nothing to run."
+    echo "    The build and a memcached at $server are ready for it."
+fi

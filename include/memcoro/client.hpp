@@ -1,0 +1,400 @@
+// memcoro::client: one memcached server, every command, as Asio async operations.
+//
+//     asio::awaitable<void> handler(memcoro::client& mc) {
+//         bool stored = co_await mc.set("greeting", "hello", {.ttl = 60s, .flags = 7});
+//         std::optional<memcoro::item> it = co_await mc.get("greeting");
+//         auto [ec, v] = co_await mc.get("k", asio::as_tuple(asio::deferred));
+//     }
+//
+// Every operation below takes any Asio completion token as its last argument and
+// defaults to asio::use_awaitable, so `co_await mc.get(k)` needs none. The completion
+// signature is written next to each; with use_awaitable an error becomes a
+// boost::system::system_error thrown at the co_await.
+//
+// For every operation:
+// - Errors: bad input (error::invalid_key, value_too_large, invalid_argument) is
+//   refused before a byte is sent and the connection is untouched. A miss, NOT_STORED,
+//   EXISTS and NOT_FOUND are results, not errors.
+// - Cancellation: the handler's cancellation slot is honoured for every cancellation
+//   type. A request not yet written is removed and never sent; one already written
+//   completes at once with boost::asio::error::operation_aborted, and its reply is
+//   read and dropped when it comes, so the connection stays usable. The server may
+//   still carry out a written request.
+// - Timeouts: `op_timeout` (client_options, or `timeout` in the call's options) is the
+//   same cancellation, sent by a clock; the operation fails with error::timeout.
+// - Lifetimes: the client must outlive the operations it starts. Keys are copied when
+//   the operation starts; value bytes are not, and must stay valid until it completes
+//   (with co_await they do). Key spans for multi-key calls are read when the
+//   operation starts.
+// - Threads: operations may be started from any thread of the executor's context at
+//   once; the connection's state lives on a strand. Handlers run on their associated
+//   executor.
+#pragma once
+
+#include <memcoro/codec.hpp>
+#include <memcoro/error.hpp>
+#include <memcoro/item.hpp>
+#include <memcoro/options.hpp>
+#include <memcoro/detail/handlers.hpp>
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace memcoro {
+
+namespace detail {
+class connection;
+}
+
+// Boost 1.81 has no default completion token: this is memcoro's.
+using default_token = boost::asio::use_awaitable_t<>;
+
+using error_code = boost::system::error_code;
+
+using stats_list = std::vector<std::pair<std::string, std::string>>;
+
+class client {
+public:
+    using executor_type = boost::asio::any_io_executor;
+
+    template <class Sig>
+    using handler = boost::asio::any_completion_handler<Sig>;
+
+    // Connects lazily: the first operation opens the connection. Throws
+    // boost::system::system_error (error::invalid_argument) for a malformed address.
+    client(executor_type ex, client_options options);
+    // Shuts down: operations still waiting complete with error::shut_down.
+    ~client();
+    client(const client&) = delete;
+    client& operator=(const client&) = delete;
+
+    [[nodiscard]] executor_type get_executor() const noexcept { return executor_; }
+    [[nodiscard]] const client_options& options() const noexcept { return options_; }
+
+    // Closes the connection and fails every waiting operation with error::shut_down;
+    // later operations fail the same way. Ends all of the client's background work.
+    void close();
+
+    // ---- Retrieval ------------------------------------------------------------
+
+    // void(error_code, std::optional<item>): nullopt on a miss.
+    template <boost::asio::completion_token_for<void(error_code, std::optional<item>)> Token =
+                  default_token>
+    auto get(std::string_view key, Token&& token = {}) {
+        return retrieve(retrieve_kind::get, key, {}, {}, std::forward<Token>(token));
+    }
+    template <boost::asio::completion_token_for<void(error_code, std::optional<item>)> Token =
+                  default_token>
+    auto get(std::string_view key, const call_options& opts, Token&& token = {}) {
+        return retrieve(retrieve_kind::get, key, {}, opts, std::forward<Token>(token));
+    }
+
+    // void(error_code, std::optional<T>): the value decoded by codec<T>; a value the
+    // codec refuses fails with error::bad_value.
+    template <decodable T,
+              boost::asio::completion_token_for<void(error_code, std::optional<T>)> Token =
+                  default_token>
+    auto get(std::string_view key, Token&& token = {}) {
+        return boost::asio::async_initiate<Token, void(error_code, std::optional<T>)>(
+            [this](auto h, std::string_view k) {
+                start_retrieve(retrieve_kind::get, k, {}, {},
+                               detail::decoding_handler<T, decltype(h)>{std::move(h)});
+            },
+            token, key);
+    }
+
+    // void(error_code, std::optional<item>): the item carries its CAS unique.
+    template <boost::asio::completion_token_for<void(error_code, std::optional<item>)> Token =
+                  default_token>
+    auto gets(std::string_view key, Token&& token = {}) {
+        return retrieve(retrieve_kind::gets, key, {}, {}, std::forward<Token>(token));
+    }
+
+    // Get and touch: void(error_code, std::optional<item>); a hit gets the new ttl.
+    template <boost::asio::completion_token_for<void(error_code, std::optional<item>)> Token =
+                  default_token>
+    auto gat(std::string_view key, std::chrono::seconds ttl, Token&& token = {}) {
+        return retrieve(retrieve_kind::gat, key, ttl, {}, std::forward<Token>(token));
+    }
+    template <boost::asio::completion_token_for<void(error_code, std::optional<item>)> Token =
+                  default_token>
+    auto gats(std::string_view key, std::chrono::seconds ttl, Token&& token = {}) {
+        return retrieve(retrieve_kind::gats, key, ttl, {}, std::forward<Token>(token));
+    }
+
+    // void(error_code, std::vector<item>): the hits, in request order, each with its
+    // key(); misses are absent. One request on the wire.
+    template <boost::asio::completion_token_for<void(error_code, std::vector<item>)> Token =
+                  default_token>
+    auto get_many(std::span<const std::string_view> keys, const call_options& opts = {},
+                  Token&& token = {}) {
+        return many(false, keys, opts, std::forward<Token>(token));
+    }
+    template <boost::asio::completion_token_for<void(error_code, std::vector<item>)> Token =
+                  default_token>
+    auto gets_many(std::span<const std::string_view> keys, const call_options& opts = {},
+                   Token&& token = {}) {
+        return many(true, keys, opts, std::forward<Token>(token));
+    }
+
+    // ---- Storage ---------------------------------------------------------------
+    // void(error_code, bool): true when stored (always true with noreply). The value
+    // is anything with a codec<T>; opts.flags, when set, replace the codec's flags.
+
+    template <encodable T,
+              boost::asio::completion_token_for<void(error_code, bool)> Token = default_token>
+    auto set(std::string_view key, const T& value, const store_options& opts = {},
+             Token&& token = {}) {
+        return store(store_kind::set, key, codec<T>::encode(value), opts, std::forward<Token>(token));
+    }
+    // Stores only if the key is absent.
+    template <encodable T,
+              boost::asio::completion_token_for<void(error_code, bool)> Token = default_token>
+    auto add(std::string_view key, const T& value, const store_options& opts = {},
+             Token&& token = {}) {
+        return store(store_kind::add, key, codec<T>::encode(value), opts, std::forward<Token>(token));
+    }
+    // Stores only if the key is present.
+    template <encodable T,
+              boost::asio::completion_token_for<void(error_code, bool)> Token = default_token>
+    auto replace(std::string_view key, const T& value, const store_options& opts = {},
+                 Token&& token = {}) {
+        return store(store_kind::replace, key, codec<T>::encode(value), opts,
+                     std::forward<Token>(token));
+    }
+    // Adds bytes after / before an existing value; its flags and ttl stay.
+    template <encodable T,
+              boost::asio::completion_token_for<void(error_code, bool)> Token = default_token>
+    auto append(std::string_view key, const T& value, const store_options& opts = {},
+                Token&& token = {}) {
+        return store(store_kind::append, key, codec<T>::encode(value), opts,
+                     std::forward<Token>(token));
+    }
+    template <encodable T,
+              boost::asio::completion_token_for<void(error_code, bool)> Token = default_token>
+    auto prepend(std::string_view key, const T& value, const store_options& opts = {},
+                 Token&& token = {}) {
+        return store(store_kind::prepend, key, codec<T>::encode(value), opts,
+                     std::forward<Token>(token));
+    }
+
+    // Compare and swap: void(error_code, cas_result); cas_result::stored with noreply.
+    template <encodable T,
+              boost::asio::completion_token_for<void(error_code, cas_result)> Token =
+                  default_token>
+    auto cas(std::string_view key, const T& value, std::uint64_t cas_unique,
+             const store_options& opts = {}, Token&& token = {}) {
+        return boost::asio::async_initiate<Token, void(error_code, cas_result)>(
+            [this](auto h, std::string_view k, encoded v, std::uint64_t c, store_options o) {
+                start_cas(k, std::move(v), c, o, std::move(h));
+            },
+            token, key, codec<T>::encode(value), cas_unique, opts);
+    }
+
+    // void(error_code, std::vector<std::string>): the keys that were not stored
+    // (none with noreply). One write carries them all.
+    template <boost::asio::completion_token_for<void(error_code, std::vector<std::string>)> Token =
+                  default_token>
+    auto set_many(std::span<const key_value> items, const store_options& opts = {},
+                  Token&& token = {}) {
+        return boost::asio::async_initiate<Token, void(error_code, std::vector<std::string>)>(
+            [this](auto h, std::span<const key_value> i, store_options o) {
+                start_set_many(i, o, std::move(h));
+            },
+            token, items, opts);
+    }
+
+    // ---- Other key commands ------------------------------------------------------
+
+    // memcached's `delete`: void(error_code, bool), true when the key existed.
+    template <boost::asio::completion_token_for<void(error_code, bool)> Token = default_token>
+    auto remove(std::string_view key, const call_options& opts = {}, Token&& token = {}) {
+        return boost::asio::async_initiate<Token, void(error_code, bool)>(
+            [this](auto h, std::string_view k, call_options o) { start_remove(k, o, std::move(h)); },
+            token, key, opts);
+    }
+
+    // void(error_code, std::size_t): how many of the keys existed (0 with noreply).
+    template <boost::asio::completion_token_for<void(error_code, std::size_t)> Token =
+                  default_token>
+    auto remove_many(std::span<const std::string_view> keys, const call_options& opts = {},
+                     Token&& token = {}) {
+        return boost::asio::async_initiate<Token, void(error_code, std::size_t)>(
+            [this](auto h, std::span<const std::string_view> k, call_options o) {
+                start_remove_many(k, o, std::move(h));
+            },
+            token, keys, opts);
+    }
+
+    // void(error_code, std::optional<std::uint64_t>): the new value; nullopt when the
+    // key is missing (or with noreply). incr wraps at 2^64, decr stops at 0.
+    template <boost::asio::completion_token_for<void(error_code, std::optional<std::uint64_t>)>
+                  Token = default_token>
+    auto incr(std::string_view key, std::uint64_t delta, const call_options& opts = {},
+              Token&& token = {}) {
+        return arithmetic(true, key, delta, opts, std::forward<Token>(token));
+    }
+    template <boost::asio::completion_token_for<void(error_code, std::optional<std::uint64_t>)>
+                  Token = default_token>
+    auto decr(std::string_view key, std::uint64_t delta, const call_options& opts = {},
+              Token&& token = {}) {
+        return arithmetic(false, key, delta, opts, std::forward<Token>(token));
+    }
+
+    // void(error_code, bool): true when the key existed and got the new ttl.
+    template <boost::asio::completion_token_for<void(error_code, bool)> Token = default_token>
+    auto touch(std::string_view key, std::chrono::seconds ttl, const call_options& opts = {},
+               Token&& token = {}) {
+        return boost::asio::async_initiate<Token, void(error_code, bool)>(
+            [this](auto h, std::string_view k, std::chrono::seconds t, call_options o) {
+                start_touch(k, t, o, std::move(h));
+            },
+            token, key, ttl, opts);
+    }
+
+    // ---- Server commands -----------------------------------------------------------
+
+    // `stats [args]`: void(error_code, stats_list), name/value pairs in server order.
+    // Also takes "settings", "items", "slabs", "sizes", "conns", "reset" (an empty
+    // list), "detail on|off|dump", "sizes_enable|sizes_disable", "cachedump <c> <n>".
+    template <boost::asio::completion_token_for<void(error_code, stats_list)> Token =
+                  default_token>
+    auto stats(std::string_view args = {}, Token&& token = {}) {
+        return boost::asio::async_initiate<Token, void(error_code, stats_list)>(
+            [this](auto h, std::string_view a) { start_stats(a, std::move(h)); }, token, args);
+    }
+
+    // void(error_code, std::string): the server's version, e.g. "1.6.18".
+    template <boost::asio::completion_token_for<void(error_code, std::string)> Token =
+                  default_token>
+    auto version(Token&& token = {}) {
+        return boost::asio::async_initiate<Token, void(error_code, std::string)>(
+            [this](auto h) { start_version(std::move(h)); }, token);
+    }
+
+    // Invalidates every item, now or after `delay`: void(error_code).
+    template <boost::asio::completion_token_for<void(error_code)> Token = default_token>
+    auto flush_all(std::chrono::seconds delay = {}, const call_options& opts = {},
+                   Token&& token = {}) {
+        return admin(admin_kind::flush_all, static_cast<std::uint64_t>(delay.count()), opts,
+                     std::forward<Token>(token));
+    }
+    // void(error_code)
+    template <boost::asio::completion_token_for<void(error_code)> Token = default_token>
+    auto verbosity(std::uint32_t level, const call_options& opts = {}, Token&& token = {}) {
+        return admin(admin_kind::verbosity, level, opts, std::forward<Token>(token));
+    }
+    // Sets the server's memory limit in megabytes: void(error_code); a refusal
+    // (MEMLIMIT_TOO_SMALL, MEMLIMIT_ADJUST_FAILED) is error::server_error.
+    template <boost::asio::completion_token_for<void(error_code)> Token = default_token>
+    auto cache_memlimit(std::uint64_t megabytes, const call_options& opts = {},
+                        Token&& token = {}) {
+        return admin(admin_kind::cache_memlimit, megabytes, opts, std::forward<Token>(token));
+    }
+    // Asks the server to close this connection: void(error_code). The next operation
+    // reconnects.
+    template <boost::asio::completion_token_for<void(error_code)> Token = default_token>
+    auto quit(Token&& token = {}) {
+        return admin(admin_kind::quit, 0, {}, std::forward<Token>(token));
+    }
+    // Stops the server (it must run with -A, else error::unknown_command):
+    // void(error_code).
+    template <boost::asio::completion_token_for<void(error_code)> Token = default_token>
+    auto shutdown(bool graceful = false, Token&& token = {}) {
+        return admin(admin_kind::shutdown, graceful ? 1 : 0, {}, std::forward<Token>(token));
+    }
+
+private:
+    enum class retrieve_kind : std::uint8_t { get, gets, gat, gats };
+    enum class store_kind : std::uint8_t { set, add, replace, append, prepend };
+    enum class admin_kind : std::uint8_t { flush_all, verbosity, cache_memlimit, quit, shutdown };
+
+    template <class Token>
+    auto retrieve(retrieve_kind kind, std::string_view key, std::chrono::seconds ttl,
+                  const call_options& opts, Token&& token) {
+        return boost::asio::async_initiate<Token, void(error_code, std::optional<item>)>(
+            [this](auto h, retrieve_kind kd, std::string_view k, std::chrono::seconds t,
+                   call_options o) { start_retrieve(kd, k, t, o, std::move(h)); },
+            token, kind, key, ttl, opts);
+    }
+    template <class Token>
+    auto many(bool with_cas, std::span<const std::string_view> keys, const call_options& opts,
+              Token&& token) {
+        return boost::asio::async_initiate<Token, void(error_code, std::vector<item>)>(
+            [this](auto h, bool c, std::span<const std::string_view> k, call_options o) {
+                start_many(c, k, o, std::move(h));
+            },
+            token, with_cas, keys, opts);
+    }
+    template <class Token>
+    auto store(store_kind kind, std::string_view key, encoded value, const store_options& opts,
+               Token&& token) {
+        return boost::asio::async_initiate<Token, void(error_code, bool)>(
+            [this](auto h, store_kind kd, std::string_view k, encoded v, store_options o) {
+                start_store(kd, k, std::move(v), o, std::move(h));
+            },
+            token, kind, key, std::move(value), opts);
+    }
+    template <class Token>
+    auto arithmetic(bool up, std::string_view key, std::uint64_t delta, const call_options& opts,
+                    Token&& token) {
+        return boost::asio::async_initiate<Token, void(error_code, std::optional<std::uint64_t>)>(
+            [this](auto h, bool u, std::string_view k, std::uint64_t d, call_options o) {
+                start_arithmetic(u, k, d, o, std::move(h));
+            },
+            token, up, key, delta, opts);
+    }
+    template <class Token>
+    auto admin(admin_kind kind, std::uint64_t arg, const call_options& opts, Token&& token) {
+        return boost::asio::async_initiate<Token, void(error_code)>(
+            [this](auto h, admin_kind kd, std::uint64_t a, call_options o) {
+                start_admin(kd, a, o, std::move(h));
+            },
+            token, kind, arg, opts);
+    }
+
+    // The compiled side (lib/client/*.cpp): validate, build the operation, hand it to
+    // the connection.
+    void start_retrieve(retrieve_kind kind, std::string_view key, std::chrono::seconds ttl,
+                        const call_options& opts,
+                        handler<void(error_code, std::optional<item>)> h);
+    void start_many(bool with_cas, std::span<const std::string_view> keys,
+                    const call_options& opts, handler<void(error_code, std::vector<item>)> h);
+    void start_store(store_kind kind, std::string_view key, encoded value,
+                     const store_options& opts, handler<void(error_code, bool)> h);
+    void start_cas(std::string_view key, encoded value, std::uint64_t cas_unique,
+                   const store_options& opts, handler<void(error_code, cas_result)> h);
+    void start_set_many(std::span<const key_value> items, const store_options& opts,
+                        handler<void(error_code, std::vector<std::string>)> h);
+    void start_remove(std::string_view key, const call_options& opts,
+                      handler<void(error_code, bool)> h);
+    void start_remove_many(std::span<const std::string_view> keys, const call_options& opts,
+                           handler<void(error_code, std::size_t)> h);
+    void start_arithmetic(bool up, std::string_view key, std::uint64_t delta,
+                          const call_options& opts,
+                          handler<void(error_code, std::optional<std::uint64_t>)> h);
+    void start_touch(std::string_view key, std::chrono::seconds ttl, const call_options& opts,
+                     handler<void(error_code, bool)> h);
+    void start_stats(std::string_view args, handler<void(error_code, stats_list)> h);
+    void start_version(handler<void(error_code, std::string)> h);
+    void start_admin(admin_kind kind, std::uint64_t arg, const call_options& opts,
+                     handler<void(error_code)> h);
+
+    executor_type executor_;
+    client_options options_;
+    std::shared_ptr<detail::connection> connection_;
+};
+
+}  // namespace memcoro

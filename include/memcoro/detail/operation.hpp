@@ -1,0 +1,96 @@
+// The connection's view of one user operation: how to put its request on the wire
+// and how to take the replies to it. Concrete operations (lib/client/*) derive from
+// it; the connection never knows their result types.
+#pragma once
+
+#include <memcoro/protocol/encoder.hpp>
+#include <memcoro/protocol/reply.hpp>
+
+#include <boost/system/error_code.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+namespace memcoro::detail {
+
+using error_code = boost::system::error_code;
+using clock = std::chrono::steady_clock;
+
+enum class wire_mode : std::uint8_t { meta, text };
+
+// What an operation is given to encode its request(s) with.
+class encode_context {
+public:
+    virtual ~encode_context() = default;
+    [[nodiscard]] virtual protocol::request_encoder& encoder() noexcept = 0;
+    [[nodiscard]] virtual wire_mode mode() const noexcept = 0;
+    // The opaque token the next request must carry in meta mode (0 in text mode).
+    [[nodiscard]] virtual std::uint32_t next_opaque() const noexcept = 0;
+    // Registers the reply to the request just encoded, for part `part` of the
+    // operation, in wire order. Call it only once the request is encoded.
+    virtual void expect_reply(protocol::reply_shape shape, std::uint32_t part) = 0;
+    // Declares that a request just encoded gets no reply (noreply).
+    virtual void no_reply() noexcept = 0;
+};
+
+class operation {
+public:
+    enum class phase : std::uint8_t {
+        queued,    // waiting for a write; may still be removed
+        writing,   // its bytes are in the write under way
+        written,   // waiting for replies
+        finished,  // its handler has been called; replies still due are dropped
+    };
+
+    // Appends the request(s). Input was validated when the operation started, so an
+    // error here is a bug; the operation then completes with it.
+    virtual error_code encode(encode_context& ctx) = 0;
+
+    // An event of the reply to part `part`. Returns false when the reply does not
+    // belong to this request (a VALUE for another key): the connection then closes,
+    // because the stream can no longer be trusted. It is also called after the
+    // operation finished (cancelled), so the check still happens; the operation must
+    // then leave its result alone.
+    virtual bool on_event(const protocol::event& ev, std::uint32_t part) = 0;
+
+    // Where the rest of a value body currently being read for this operation should
+    // go, `remaining` bytes. Empty: read it through the read buffer (on_event data).
+    virtual std::span<char> body_target(std::size_t remaining) noexcept {
+        (void)remaining;
+        return {};
+    }
+    // `n` body bytes were written straight into the span body_target gave.
+    virtual void body_filled(std::size_t n) noexcept { (void)n; }
+
+    // Calls the handler with the result, or with `ec` and an empty result when set.
+    // Called once. With an error it must not touch the result's storage: a body may
+    // still be being read into it.
+    virtual void complete(error_code ec) = 0;
+
+    // Frees the operation (it knows its own allocator).
+    virtual void destroy() noexcept = 0;
+
+    // Records the first error a reply reported (an error line, a mismatch).
+    void fail_with(error_code ec) noexcept {
+        if (!error_) error_ = ec;
+    }
+
+    // Bookkeeping owned by the connection.
+    phase phase_ = phase::queued;
+    std::uint32_t refs_ = 0;         // the connection's references; destroyed at zero
+    std::uint32_t replies_due_ = 0;  // registered replies not yet read
+    bool no_reply_ = false;          // completes when its write completes
+    std::uint64_t id_ = 0;           // names it to a cancellation that may come late
+    clock::time_point deadline_ = clock::time_point::max();
+    clock::time_point written_at_{};
+    error_code error_;         // the first error its replies reported
+    error_code cancel_error_;  // cancelled while its bytes were being written
+    operation* next_ = nullptr;  // the queue of operations not yet written
+
+protected:
+    virtual ~operation() = default;
+};
+
+}  // namespace memcoro::detail

@@ -1,0 +1,8 @@
+// memcoro: a C++20 coroutine client for memcached on Boost.Asio.
+#pragma once
+
+#include <memcoro/client.hpp>
+#include <memcoro/codec.hpp>
+#include <memcoro/error.hpp>
+#include <memcoro/item.hpp>
+#include <memcoro/options.hpp>

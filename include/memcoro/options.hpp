@@ -1,0 +1,87 @@
+// Options of a client and of each call.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace memcoro {
+
+// Which protocol single-key commands use on the wire.
+enum class wire_protocol : std::uint8_t {
+    // Probe once per connection with `mn`: meta where the server answers it, text
+    // where it does not (memcached < 1.6, proxies such as twemproxy).
+    automatic,
+    // The meta protocol (memcached >= 1.6.10). A pipelined `mg` costs the server about
+    // a fifth of a pipelined `get` (shared/performance.md).
+    meta,
+    // The classic text protocol only.
+    text,
+};
+
+struct client_options {
+    // "host:port", "[v6]:port", "host" (port 11211), "/path/to/socket" or
+    // "unix:/path/to/socket".
+    std::string server = "127.0.0.1:11211";
+
+    // Time allowed to resolve, connect and probe the protocol.
+    std::chrono::milliseconds connect_timeout{1000};
+    // The default time an operation may take from its start to its completion, queueing
+    // and connecting included. A call overrides it with its own `timeout`. Zero: none.
+    std::chrono::milliseconds op_timeout{1000};
+
+    wire_protocol protocol = wire_protocol::automatic;
+
+    // Prepended to every key on the wire (it counts toward the 250-byte limit).
+    std::string key_prefix;
+    // Accept key bytes >= 0x80 (UTF-8 keys). Off: only 0x21..0x7E.
+    bool allow_high_bytes_in_keys = false;
+
+    // Values larger than this are refused with error::value_too_large before a byte
+    // is sent. memcached's default item size is 1 MiB (its -I option).
+    std::size_t max_value_size = 1024 * 1024;
+
+    // Retrieval commands that fail for network or server reasons complete as misses
+    // instead of errors (pymemcache's ignore_exc). Bad input is still an error.
+    bool errors_as_misses = false;
+
+    bool tcp_nodelay = true;
+    bool keepalive = false;
+
+    // After a failed connect, operations fail fast with error::not_connected for this
+    // long before the next attempt; it doubles after each failure up to the maximum.
+    std::chrono::milliseconds reconnect_backoff{100};
+    std::chrono::milliseconds reconnect_backoff_max{5000};
+
+    // An idle connection is checked with `mn` (or `version` in text mode) this often.
+    // Zero: never.
+    std::chrono::milliseconds health_check_interval{30000};
+
+    // The read buffer's starting size. Values larger than what it holds are read
+    // straight into their own storage.
+    std::size_t read_buffer_size = 64 * 1024;
+};
+
+// Per-call options of storage commands: `co_await mc.set(k, v, {.ttl = 60s, .flags = 7})`.
+struct store_options {
+    // 0: never expires. Up to 30 days it is relative; above, memcached takes it as an
+    // absolute Unix time (protocol.md 1.3).
+    std::chrono::seconds ttl{0};
+    // Client flags stored with the value; when unset, the codec's (0 for bytes).
+    std::optional<std::uint32_t> flags{};
+    // Do not wait for the server's answer: the call completes once its request is
+    // written, and reports success.
+    bool noreply = false;
+    // Overrides client_options::op_timeout for this call.
+    std::optional<std::chrono::milliseconds> timeout{};
+};
+
+// Per-call options of the other commands.
+struct call_options {
+    bool noreply = false;  // for commands that take it (delete incr decr touch ...)
+    std::optional<std::chrono::milliseconds> timeout{};
+};
+
+}  // namespace memcoro

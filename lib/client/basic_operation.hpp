@@ -1,0 +1,142 @@
+// What every concrete operation shares: its handler, its result, and how it hands
+// that result to the handler.
+#pragma once
+
+#include <memcoro/detail/operation.hpp>
+#include <memcoro/error.hpp>
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/post.hpp>
+
+#include <cstring>
+#include <string_view>
+#include <utility>
+
+namespace memcoro::detail {
+
+namespace asio = boost::asio;
+
+// Calls `h(args...)` on the handler's own executor (inline when the caller already
+// runs there). The cancellation handler the operation installed goes first, on that
+// same executor, where the cancellation signal is emitted.
+template <class Handler, class... Args>
+void dispatch_completion(Handler h, const asio::any_io_executor& fallback, Args... args) {
+    auto ex = asio::get_associated_executor(h, fallback);
+    asio::dispatch(ex, [h = std::move(h), ... args = std::move(args)]() mutable {
+        if (auto slot = h.get_cancellation_slot(); slot.is_connected()) slot.clear();
+        std::move(h)(std::move(args)...);
+    });
+}
+
+// The same for a completion that is known before the operation starts (bad input):
+// never inside the initiating call, so it first goes through a post to the client's
+// executor (the handler's own executor, type-erased, cannot be posted to directly).
+template <class Handler, class... Args>
+void post_completion(Handler h, const asio::any_io_executor& fallback, Args... args) {
+    asio::post(fallback, [h = std::move(h), fallback, ... args = std::move(args)]() mutable {
+        dispatch_completion(std::move(h), fallback, std::move(args)...);
+    });
+}
+
+// Maps a server's error line to the error the operation reports.
+[[nodiscard]] inline error_code error_from(const protocol::event& ev) noexcept {
+    switch (ev.which) {
+        case protocol::error_line::error: return error::unknown_command;
+        case protocol::error_line::client_error: return error::client_error;
+        case protocol::error_line::server_error:
+        case protocol::error_line::memlimit: return error::server_error;
+    }
+    return error::protocol_error;
+}
+
+// Errors that errors_as_misses turns into misses: the network's and the server's,
+// not bad input and not the caller's own cancellation.
+[[nodiscard]] inline bool is_network_or_server_error(error_code ec) noexcept {
+    if (ec == asio::error::operation_aborted) return false;
+    if (ec.category() != error_category()) return true;
+    switch (static_cast<error>(ec.value())) {
+        case error::invalid_key:
+        case error::value_too_large:
+        case error::invalid_argument:
+        case error::bad_value:
+        case error::shut_down: return false;
+        default: return true;
+    }
+}
+
+// A key copied into the operation: the caller's may be gone before the reply comes
+// (after a cancellation), and the reply must still be checked against it.
+class key_copy {
+public:
+    explicit key_copy(std::string_view key) noexcept : size_(key.size()) {
+        std::memcpy(bytes_, key.data(), key.size() < sizeof(bytes_) ? key.size() : sizeof(bytes_));
+    }
+    [[nodiscard]] std::string_view view() const noexcept { return {bytes_, size_}; }
+
+private:
+    char bytes_[250];  // validated keys are never longer (protocol.md 1.2)
+    std::size_t size_;
+};
+
+template <class Result>
+class basic_operation : public operation {
+public:
+    using handler_type = asio::any_completion_handler<void(error_code, Result)>;
+
+    basic_operation(handler_type handler, asio::any_io_executor fallback)
+        : handler_(std::move(handler)), fallback_(std::move(fallback)) {}
+
+    void complete(error_code ec) final {
+        if (ec && misses_on_error_ && is_network_or_server_error(ec)) {
+            dispatch_completion(std::move(handler_), fallback_, error_code{}, Result{});
+        } else if (ec) {
+            dispatch_completion(std::move(handler_), fallback_, ec, Result{});
+        } else {
+            dispatch_completion(std::move(handler_), fallback_, ec, std::move(result_));
+        }
+    }
+
+    void destroy() noexcept final { delete this; }
+
+    // errors_as_misses: a retrieval that fails for network or server reasons
+    // completes as a miss.
+    bool misses_on_error_ = false;
+
+protected:
+    [[nodiscard]] bool finished() const noexcept { return phase_ == phase::finished; }
+
+    Result result_{};
+
+private:
+    handler_type handler_;
+    asio::any_io_executor fallback_;
+};
+
+// Operations whose completion carries no value: void(error_code).
+class void_operation : public operation {
+public:
+    using handler_type = asio::any_completion_handler<void(error_code)>;
+
+    void_operation(handler_type handler, asio::any_io_executor fallback)
+        : handler_(std::move(handler)), fallback_(std::move(fallback)) {}
+
+    void complete(error_code ec) final {
+        if (ec == error::connection_closed && closing_is_success_) ec = {};
+        dispatch_completion(std::move(handler_), fallback_, ec);
+    }
+    void destroy() noexcept final { delete this; }
+
+protected:
+    // For commands whose success is the server hanging up (shutdown).
+    bool closing_is_success_ = false;
+
+private:
+    handler_type handler_;
+    asio::any_io_executor fallback_;
+};
+
+}  // namespace memcoro::detail

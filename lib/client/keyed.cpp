@@ -1,0 +1,162 @@
+#include "keyed.hpp"
+
+#include <charconv>
+
+namespace memcoro::detail {
+
+error_code encode_remove(encode_context& ctx, std::string_view key, bool noreply,
+                         std::uint32_t part) {
+    auto& enc = ctx.encoder();
+    if (noreply || ctx.mode() == wire_mode::text) {
+        if (auto ec = enc.remove(key, noreply)) return ec;
+        if (!noreply) ctx.expect_reply(protocol::reply_shape::deleted, part);
+        return {};
+    }
+    meta_flags flags;
+    flags.add('O', ctx.next_opaque());
+    if (auto ec = enc.meta(protocol::meta_command::remove, key, flags.view())) return ec;
+    ctx.expect_reply(protocol::reply_shape::meta, part);
+    return {};
+}
+
+std::optional<bool> remove_outcome(const protocol::event& ev) noexcept {
+    if (ev.kind == protocol::event_kind::status) {
+        if (ev.word == protocol::status::deleted) return true;
+        if (ev.word == protocol::status::not_found) return false;
+    } else if (ev.kind == protocol::event_kind::meta) {
+        if (ev.code == protocol::meta_code::hd) return true;
+        if (ev.code == protocol::meta_code::nf) return false;
+    }
+    return std::nullopt;
+}
+
+bool remove_op::on_event(const protocol::event& ev, std::uint32_t) {
+    if (ev.kind == protocol::event_kind::error) {
+        fail_with(error_from(ev));
+        return true;
+    }
+    const auto outcome = remove_outcome(ev);
+    if (!outcome) return false;
+    if (!finished()) result_ = *outcome;
+    return true;
+}
+
+remove_many_op::remove_many_op(handler_type h, asio::any_io_executor fallback,
+                               std::span<const std::string_view> keys, bool noreply)
+    : basic_operation(std::move(h), std::move(fallback)) {
+    no_reply_ = noreply;
+    offsets_.reserve(keys.size() + 1);
+    for (const auto k : keys) {
+        offsets_.push_back(keys_.size());
+        keys_.append(k);
+    }
+    offsets_.push_back(keys_.size());
+}
+
+error_code remove_many_op::encode(encode_context& ctx) {
+    const std::string_view all(keys_);
+    for (std::size_t i = 0; i + 1 < offsets_.size(); ++i) {
+        const auto key = all.substr(offsets_[i], offsets_[i + 1] - offsets_[i]);
+        if (auto ec = encode_remove(ctx, key, no_reply_, static_cast<std::uint32_t>(i))) return ec;
+    }
+    return {};
+}
+
+bool remove_many_op::on_event(const protocol::event& ev, std::uint32_t) {
+    if (ev.kind == protocol::event_kind::error) {
+        fail_with(error_from(ev));
+        return true;
+    }
+    const auto outcome = remove_outcome(ev);
+    if (!outcome) return false;
+    if (!finished() && *outcome) ++result_;
+    return true;
+}
+
+error_code touch_op::encode(encode_context& ctx) {
+    auto& enc = ctx.encoder();
+    if (no_reply_ || ctx.mode() == wire_mode::text) {
+        if (auto ec = enc.touch(key_.view(), ttl_, no_reply_)) return ec;
+        if (!no_reply_) ctx.expect_reply(protocol::reply_shape::touched, 0);
+        return {};
+    }
+    meta_flags flags;
+    flags.add('T', ttl_);
+    flags.add('O', ctx.next_opaque());
+    if (auto ec = enc.meta(protocol::meta_command::get, key_.view(), flags.view())) return ec;
+    ctx.expect_reply(protocol::reply_shape::meta, 0);
+    return {};
+}
+
+bool touch_op::on_event(const protocol::event& ev, std::uint32_t) {
+    using protocol::event_kind;
+    if (ev.kind == event_kind::error) {
+        fail_with(error_from(ev));
+        return true;
+    }
+    bool touched = false;
+    if (ev.kind == event_kind::status && (ev.word == protocol::status::touched ||
+                                          ev.word == protocol::status::not_found)) {
+        touched = ev.word == protocol::status::touched;
+    } else if (ev.kind == event_kind::meta &&
+               (ev.code == protocol::meta_code::hd || ev.code == protocol::meta_code::en)) {
+        touched = ev.code == protocol::meta_code::hd;
+    } else {
+        return false;
+    }
+    if (!finished()) result_ = touched;
+    return true;
+}
+
+error_code arithmetic_op::encode(encode_context& ctx) {
+    auto& enc = ctx.encoder();
+    const auto cmd = up_ ? protocol::arithmetic_command::incr : protocol::arithmetic_command::decr;
+    if (no_reply_ || ctx.mode() == wire_mode::text) {
+        if (auto ec = enc.arithmetic(cmd, key_.view(), delta_, no_reply_)) return ec;
+        if (!no_reply_) ctx.expect_reply(protocol::reply_shape::arithmetic, 0);
+        return {};
+    }
+    meta_flags flags;
+    if (!up_) flags.add('M', std::string_view("D"));
+    if (delta_ != 1) flags.add('D', delta_);
+    flags.add('v');
+    flags.add('O', ctx.next_opaque());
+    if (auto ec = enc.meta(protocol::meta_command::arithmetic, key_.view(), flags.view())) {
+        return ec;
+    }
+    ctx.expect_reply(protocol::reply_shape::meta, 0);
+    return {};
+}
+
+bool arithmetic_op::on_event(const protocol::event& ev, std::uint32_t) {
+    using protocol::event_kind;
+    switch (ev.kind) {
+        case event_kind::error: fail_with(error_from(ev)); return true;
+        case event_kind::number:
+            if (!finished()) result_ = ev.number;
+            return true;
+        case event_kind::status: return ev.word == protocol::status::not_found;
+        case event_kind::meta:
+            return ev.code == protocol::meta_code::nf || ev.code == protocol::meta_code::va;
+        case event_kind::data: {
+            // The VA body is the new value in decimal; it may arrive in pieces.
+            if (digits_size_ + ev.bytes.size() > sizeof(digits_)) {
+                digits_overflow_ = true;
+            } else {
+                std::memcpy(digits_ + digits_size_, ev.bytes.data(), ev.bytes.size());
+                digits_size_ += ev.bytes.size();
+            }
+            if (!ev.last) return true;
+            std::uint64_t value = 0;
+            const auto [end, ec] = std::from_chars(digits_, digits_ + digits_size_, value);
+            if (digits_overflow_ || ec != std::errc{} || end != digits_ + digits_size_) {
+                return false;
+            }
+            if (!finished()) result_ = value;
+            return true;
+        }
+        default: return false;
+    }
+}
+
+}  // namespace memcoro::detail

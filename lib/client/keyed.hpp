@@ -1,0 +1,84 @@
+// delete (one key or many), touch, incr and decr.
+#pragma once
+
+#include "basic_operation.hpp"
+#include "meta_flags.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace memcoro::detail {
+
+// delete: `md <key> O<n>` (HD / NF) or `delete <key>` (DELETED / NOT_FOUND).
+[[nodiscard]] error_code encode_remove(encode_context& ctx, std::string_view key, bool noreply,
+                                       std::uint32_t part);
+// True for the "deleted" outcome; false for "not found"; nullopt for anything else.
+[[nodiscard]] std::optional<bool> remove_outcome(const protocol::event& ev) noexcept;
+
+class remove_op final : public basic_operation<bool> {
+public:
+    remove_op(handler_type h, asio::any_io_executor fallback, std::string_view key, bool noreply)
+        : basic_operation(std::move(h), std::move(fallback)), key_(key) {
+        no_reply_ = noreply;
+    }
+    error_code encode(encode_context& ctx) override {
+        return encode_remove(ctx, key_.view(), no_reply_, 0);
+    }
+    bool on_event(const protocol::event& ev, std::uint32_t part) override;
+
+private:
+    key_copy key_;
+};
+
+class remove_many_op final : public basic_operation<std::size_t> {
+public:
+    remove_many_op(handler_type h, asio::any_io_executor fallback,
+                   std::span<const std::string_view> keys, bool noreply);
+    error_code encode(encode_context& ctx) override;
+    bool on_event(const protocol::event& ev, std::uint32_t part) override;
+
+private:
+    std::string keys_;
+    std::vector<std::size_t> offsets_;
+};
+
+// touch: `mg <key> T<ttl> O<n>` (HD / EN) or `touch <key> <ttl>` (TOUCHED / NOT_FOUND).
+class touch_op final : public basic_operation<bool> {
+public:
+    touch_op(handler_type h, asio::any_io_executor fallback, std::string_view key,
+             std::int64_t ttl, bool noreply)
+        : basic_operation(std::move(h), std::move(fallback)), key_(key), ttl_(ttl) {
+        no_reply_ = noreply;
+        result_ = noreply;
+    }
+    error_code encode(encode_context& ctx) override;
+    bool on_event(const protocol::event& ev, std::uint32_t part) override;
+
+private:
+    key_copy key_;
+    std::int64_t ttl_;
+};
+
+// incr/decr: `ma <key> [MD] D<delta> v O<n>` (VA + the number / NF) or
+// `incr|decr <key> <delta>` (the number / NOT_FOUND).
+class arithmetic_op final : public basic_operation<std::optional<std::uint64_t>> {
+public:
+    arithmetic_op(handler_type h, asio::any_io_executor fallback, bool up, std::string_view key,
+                  std::uint64_t delta, bool noreply)
+        : basic_operation(std::move(h), std::move(fallback)), up_(up), key_(key), delta_(delta) {
+        no_reply_ = noreply;
+    }
+    error_code encode(encode_context& ctx) override;
+    bool on_event(const protocol::event& ev, std::uint32_t part) override;
+
+private:
+    bool up_;
+    key_copy key_;
+    std::uint64_t delta_;
+    char digits_[20];  // the VA body: a u64 in decimal
+    std::size_t digits_size_ = 0;
+    bool digits_overflow_ = false;
+};
+
+}  // namespace memcoro::detail

@@ -1,0 +1,51 @@
+// Commands about the server rather than a key: stats, version, flush_all, verbosity,
+// cache_memlimit, quit, shutdown. They always use the text protocol.
+#pragma once
+
+#include "basic_operation.hpp"
+
+#include <memcoro/client.hpp>
+
+#include <string>
+
+namespace memcoro::detail {
+
+class stats_op final : public basic_operation<stats_list> {
+public:
+    stats_op(handler_type h, asio::any_io_executor fallback, std::string_view args)
+        : basic_operation(std::move(h), std::move(fallback)), args_(args) {}
+    error_code encode(encode_context& ctx) override;
+    bool on_event(const protocol::event& ev, std::uint32_t part) override;
+
+private:
+    std::string args_;
+};
+
+class version_op final : public basic_operation<std::string> {
+public:
+    using basic_operation::basic_operation;
+    error_code encode(encode_context& ctx) override;
+    bool on_event(const protocol::event& ev, std::uint32_t part) override;
+};
+
+enum class admin_command : std::uint8_t { flush_all, verbosity, cache_memlimit, quit, shutdown };
+
+class admin_op final : public void_operation {
+public:
+    admin_op(handler_type h, asio::any_io_executor fallback, admin_command cmd,
+             std::uint64_t arg, bool noreply)
+        : void_operation(std::move(h), std::move(fallback)), cmd_(cmd), arg_(arg) {
+        // quit gets no reply: the server just closes (protocol.md 1.12).
+        no_reply_ = noreply || cmd == admin_command::quit;
+        // shutdown's only success is the server closing the stream.
+        closing_is_success_ = cmd == admin_command::shutdown;
+    }
+    error_code encode(encode_context& ctx) override;
+    bool on_event(const protocol::event& ev, std::uint32_t part) override;
+
+private:
+    admin_command cmd_;
+    std::uint64_t arg_;
+};
+
+}  // namespace memcoro::detail

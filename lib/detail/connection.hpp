@@ -1,0 +1,171 @@
+// One stream to one server, shared by every operation of a client: the only code
+// that touches a socket.
+//
+// Operations queue up; whenever no write is under way, everything queued is encoded
+// into one gather write. Each request registers the reply it expects, in wire order,
+// and the reader matches replies to them in that order. All state lives on a strand,
+// so operations may be started from any thread of the executor's context.
+#pragma once
+
+#include "address.hpp"
+#include "ring.hpp"
+
+#include <memcoro/detail/operation.hpp>
+#include <memcoro/options.hpp>
+#include <memcoro/protocol/encoder.hpp>
+#include <memcoro/protocol/parser.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/generic/stream_protocol.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace memcoro::detail {
+
+class connection final : public std::enable_shared_from_this<connection>, private encode_context {
+public:
+    using executor_type = boost::asio::strand<boost::asio::any_io_executor>;
+
+    connection(boost::asio::any_io_executor ex, const client_options& options,
+               server_address address);
+    ~connection() override;
+
+    [[nodiscard]] executor_type get_executor() const noexcept { return strand_; }
+    [[nodiscard]] const client_options& options() const noexcept { return options_; }
+
+    // The rest runs on the strand.
+
+    // Takes charge of `op`: it is queued, written and answered, or completed with an
+    // error; either way complete() is called exactly once and destroy() later.
+    void submit(operation* op);
+
+    // Cancels the operation with this id if it is still waiting. Stale ids are ignored.
+    void cancel(std::uint64_t id, error_code ec);
+
+    // Fails everything with error::shut_down, closes the socket and refuses new work.
+    void shutdown();
+
+    // The wire protocol in use (meta until a probe says otherwise).
+    [[nodiscard]] wire_mode mode() const noexcept override { return mode_; }
+
+    // Counters for tests and the benchmark.
+    struct counters {
+        std::uint64_t connects = 0;
+        std::uint64_t writes = 0;
+        std::uint64_t reads = 0;
+    };
+    [[nodiscard]] const counters& stats() const noexcept { return counters_; }
+
+private:
+    enum class state : std::uint8_t { disconnected, connecting, probing, ready, shut_down };
+
+    // One reply expected on the wire, in order.
+    struct expected_reply {
+        operation* op = nullptr;  // nullptr: the connection's own probe or fence
+        protocol::reply_shape shape = protocol::reply_shape::none;
+        std::uint32_t part = 0;
+        std::uint32_t opaque = 0;
+    };
+
+    // encode_context
+    protocol::request_encoder& encoder() noexcept override { return encoder_; }
+    std::uint32_t next_opaque() const noexcept override {
+        return mode_ == wire_mode::meta ? next_opaque_ : 0;
+    }
+    void expect_reply(protocol::reply_shape shape, std::uint32_t part) override;
+    void no_reply() noexcept override { unfenced_ = true; }
+
+    void start_connect();
+    void connect_to(std::vector<boost::asio::generic::stream_protocol::endpoint> endpoints);
+    void on_connected(error_code ec, std::uint64_t epoch);
+    void fail_connect(error_code ec);
+    void start_probe();
+    void become_ready();
+
+    void start_write();
+    void on_write(error_code ec, std::uint64_t epoch);
+    void encode_internal();
+
+    void start_read();
+    void on_read(error_code ec, std::size_t n, std::uint64_t epoch);
+    void on_body_read(error_code ec, std::size_t n, std::uint64_t epoch);
+    void process_input();
+    [[nodiscard]] error_code deliver(const protocol::event& ev);
+    [[nodiscard]] error_code deliver_internal(const protocol::event& ev);
+    void finish_reply();
+
+    void arm_timer(clock::time_point at);
+    void on_timer(error_code ec, std::uint64_t generation);
+    void expire(clock::time_point now);
+
+    void close(error_code ec);
+    void enqueue(operation* op) noexcept;
+    operation* dequeue() noexcept;
+    bool unlink(operation* op) noexcept;
+    void fail_queued(error_code ec);
+    void complete(operation* op, error_code ec);
+    void unref(operation* op) noexcept;
+    // Runs the completions gathered so far, then starts whatever they made due
+    // (a write, a reconnect). Every entry point ends with it, so user handlers run
+    // only once the connection's state is consistent, and requests that those
+    // handlers start while it runs go out together in one write.
+    void settle();
+    [[nodiscard]] bool in_backoff(clock::time_point now) const noexcept;
+
+    executor_type strand_;
+    client_options options_;
+    server_address address_;
+    boost::asio::generic::stream_protocol::socket socket_;
+    boost::asio::ip::tcp::resolver resolver_;
+    boost::asio::steady_timer timer_;
+
+    state state_ = state::disconnected;
+    wire_mode mode_ = wire_mode::meta;
+    bool probed_ = false;        // the server's protocol is known
+    std::uint64_t epoch_ = 0;    // bumped by close(); handlers of an older socket stand down
+    bool text_after_probe_closed_ = false;  // a probe made the server hang up: use text
+    std::vector<std::pair<operation*, error_code>> completions_;
+    bool flushing_ = false;
+
+    // Writing.
+    operation* queue_head_ = nullptr;  // not yet written, in order
+    operation* queue_tail_ = nullptr;
+    std::vector<operation*> in_write_;  // the operations of the write under way
+    protocol::request_encoder encoder_;
+    std::vector<boost::asio::const_buffer> write_buffers_;
+    bool writing_ = false;
+    bool unfenced_ = false;  // noreply requests were written since the last fence
+    bool health_check_due_ = false;
+    operation* encoding_ = nullptr;  // the operation whose requests are being encoded
+    std::uint32_t next_opaque_ = 1;
+
+    // Reading.
+    ring<expected_reply> expected_;
+    protocol::response_parser parser_;
+    std::unique_ptr<char[]> rbuf_;
+    std::size_t rbuf_capacity_ = 0;
+    std::size_t rbegin_ = 0;  // unconsumed bytes are [rbegin_, rend_)
+    std::size_t rend_ = 0;
+    bool reading_ = false;
+    operation* body_reader_ = nullptr;  // a body is being read straight into its storage
+
+    // Time.
+    clock::time_point connect_deadline_ = clock::time_point::max();
+    clock::time_point last_read_{};
+    clock::time_point last_activity_{};
+    clock::time_point health_deadline_ = clock::time_point::max();
+    clock::time_point backoff_until_{};
+    std::chrono::milliseconds backoff_;
+    std::uint64_t timer_generation_ = 0;
+    clock::time_point timer_expiry_ = clock::time_point::max();
+
+    counters counters_;
+};
+
+}  // namespace memcoro::detail

@@ -1,0 +1,205 @@
+// A scripted fake server plays what a real memcached never does: replies that belong to
+// another request, oversized values, endless lines, bytes nobody asked for. The client
+// must refuse them, never hand a value to the wrong caller, and recover.
+#include "run_client.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <doctest/doctest.h>
+
+#include <memory>
+#include <string>
+
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using memcoro::test::run_client;
+
+namespace {
+
+// Accepts connections on a free loopback port; for each request line it reads, it
+// writes the next scripted reply. A reply may use "{O}" for the opaque the request
+// carried, so a script can answer correctly or deliberately not.
+class fake_server {
+public:
+    fake_server(asio::any_io_executor ex, std::vector<std::string> replies)
+        : acceptor_(ex, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)),
+          replies_(std::make_shared<std::vector<std::string>>(std::move(replies))) {
+        asio::co_spawn(ex, serve(), asio::detached);
+    }
+    ~fake_server() {
+        boost::system::error_code ignored;
+        acceptor_.close(ignored);
+    }
+
+    [[nodiscard]] std::string address() const {
+        return "127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port());
+    }
+    [[nodiscard]] int connections() const { return *connections_; }
+
+private:
+    asio::awaitable<void> serve() {
+        auto replies = replies_;
+        auto connections = connections_;
+        auto next = std::make_shared<std::size_t>(0);
+        for (;;) {
+            auto [ec, socket] = co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
+            if (ec) co_return;
+            ++*connections;
+            asio::co_spawn(acceptor_.get_executor(), answer(std::move(socket), replies, next),
+                           asio::detached);
+        }
+    }
+
+    static asio::awaitable<void> answer(tcp::socket socket,
+                                        std::shared_ptr<std::vector<std::string>> replies,
+                                        std::shared_ptr<std::size_t> next) {
+        asio::streambuf in;
+        for (;;) {
+            auto [ec, n] = co_await asio::async_read_until(socket, in, "\r\n",
+                                                           asio::as_tuple(asio::use_awaitable));
+            if (ec) co_return;
+            std::string line(asio::buffers_begin(in.data()), asio::buffers_begin(in.data()) + n);
+            in.consume(n);
+            if (line.starts_with("ms ")) {
+                // Swallow the data block: its length is the third token.
+                const auto first = line.find(' ', 3);
+                const auto len = std::stoul(line.substr(first + 1));
+                while (in.size() < len + 2) {
+                    auto [ec2, m] = co_await asio::async_read(socket, in.prepare(len + 2 - in.size()),
+                                                              asio::as_tuple(asio::use_awaitable));
+                    if (ec2) co_return;
+                    in.commit(m);
+                }
+                in.consume(len + 2);
+            }
+            if (*next >= replies->size()) continue;  // out of script: go silent
+            std::string reply = (*replies)[(*next)++];
+            const auto o = line.find(" O");
+            const std::string opaque =
+                o == std::string::npos ? "" : line.substr(o + 2, line.find_first_of(" \r", o + 2) - o - 2);
+            for (auto at = reply.find("{O}"); at != std::string::npos; at = reply.find("{O}")) {
+                reply.replace(at, 3, opaque);
+            }
+            auto [ec3, w] = co_await asio::async_write(socket, asio::buffer(reply),
+                                                        asio::as_tuple(asio::use_awaitable));
+            if (ec3) co_return;
+        }
+    }
+
+    tcp::acceptor acceptor_;
+    std::shared_ptr<std::vector<std::string>> replies_;
+    std::shared_ptr<int> connections_ = std::make_shared<int>(0);
+};
+
+memcoro::client_options options_for(const std::string& address, memcoro::wire_protocol p) {
+    memcoro::client_options o;
+    o.server = address;
+    o.protocol = p;
+    o.op_timeout = 2s;
+    o.reconnect_backoff = 1ms;
+    return o;
+}
+
+// Runs `body` against a client of a fake server with the given script.
+template <class Body>
+void with_fake_server(std::vector<std::string> script, memcoro::wire_protocol p, Body body) {
+    asio::io_context ioc;
+    fake_server server(ioc.get_executor(), std::move(script));
+    memcoro::client mc(ioc.get_executor(), options_for(server.address(), p));
+    std::exception_ptr failure;
+    bool done = false;
+    asio::co_spawn(ioc, [&]() -> asio::awaitable<void> { co_await body(mc, server); },
+                   [&](std::exception_ptr e) {
+                       failure = e;
+                       done = true;
+                       mc.close();
+                   });
+    ioc.run_for(20s);
+    if (failure) std::rethrow_exception(failure);
+    REQUIRE(done);
+}
+
+using error_code = boost::system::error_code;
+
+}  // namespace
+
+TEST_CASE("a meta reply with another request's opaque is refused") {
+    with_fake_server({"VA 5 f0 O424242\r\nstolen\r\n", "VA 5 f0 O{O}\r\nright\r\n"},
+                     memcoro::wire_protocol::meta,
+                     [](memcoro::client& mc, fake_server& server) -> asio::awaitable<void> {
+                         auto [ec, it] = co_await mc.get("k", asio::as_tuple(asio::use_awaitable));
+                         CHECK(ec == memcoro::error::reply_mismatch);
+                         CHECK_FALSE(it);
+                         // The connection was closed; the next request gets a new one.
+                         auto again = co_await mc.get("k");
+                         REQUIRE(again);
+                         CHECK(again->value() == "right");
+                         CHECK(server.connections() == 2);
+                     });
+}
+
+TEST_CASE("a text VALUE for another key is refused") {
+    with_fake_server({"VALUE other 0 6\r\nstolen\r\nEND\r\n", "VALUE k 0 5\r\nright\r\nEND\r\n"},
+                     memcoro::wire_protocol::text,
+                     [](memcoro::client& mc, fake_server&) -> asio::awaitable<void> {
+                         auto [ec, it] = co_await mc.get("k", asio::as_tuple(asio::use_awaitable));
+                         CHECK(ec == memcoro::error::reply_mismatch);
+                         CHECK_FALSE(it);
+                         CHECK((co_await mc.get("k"))->value() == "right");
+                     });
+}
+
+TEST_CASE("a value larger than the configured maximum is refused before it is buffered") {
+    with_fake_server({"VA 2000000 O{O}\r\n"}, memcoro::wire_protocol::meta,
+                     [](memcoro::client& mc, fake_server&) -> asio::awaitable<void> {
+                         auto [ec, it] = co_await mc.get("k", asio::as_tuple(asio::use_awaitable));
+                         CHECK(ec == memcoro::error::reply_too_large);
+                     });
+}
+
+TEST_CASE("an endless reply line is refused") {
+    with_fake_server({std::string(100'000, 'x')}, memcoro::wire_protocol::meta,
+                     [](memcoro::client& mc, fake_server&) -> asio::awaitable<void> {
+                         auto [ec, it] = co_await mc.get("k", asio::as_tuple(asio::use_awaitable));
+                         CHECK(ec == memcoro::error::line_too_long);
+                     });
+}
+
+TEST_CASE("garbage and replies nobody asked for close the connection") {
+    with_fake_server({"HD O{O}\r\nHD O77\r\n", "NOT A REPLY\r\n"}, memcoro::wire_protocol::meta,
+                     [](memcoro::client& mc, fake_server&) -> asio::awaitable<void> {
+                         // The extra HD after the first reply is unsolicited: the delete
+                         // itself succeeded, but the stream is then closed.
+                         CHECK(co_await mc.remove("k"));
+                         auto [ec, it] = co_await mc.get("k", asio::as_tuple(asio::use_awaitable));
+                         CHECK(ec);
+                         CHECK_FALSE(it);
+                     });
+}
+
+TEST_CASE("a CLIENT_ERROR to a store closes the stream; SERVER_ERROR keeps it") {
+    with_fake_server({"SERVER_ERROR object too large for cache\r\n", "HD O{O}\r\n",
+                      "CLIENT_ERROR bad data chunk\r\n", "HD O{O}\r\n"},
+                     memcoro::wire_protocol::meta,
+                     [](memcoro::client& mc, fake_server& server) -> asio::awaitable<void> {
+                         auto [ec, ok] = co_await mc.set("k", "v", {},
+                                                         asio::as_tuple(asio::use_awaitable));
+                         CHECK(ec == memcoro::error::server_error);
+                         CHECK(co_await mc.set("k", "v"));
+                         CHECK(server.connections() == 1);
+                         auto [ec2, ok2] = co_await mc.set("k", "v", {},
+                                                           asio::as_tuple(asio::use_awaitable));
+                         CHECK(ec2 == memcoro::error::client_error);
+                         CHECK(co_await mc.set("k", "v"));
+                         CHECK(server.connections() == 2);
+                     });
+}

@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# The one command that takes a fresh Debian 12 machine (as root) to a passing test run:
+# installs what is missing, then builds and runs every test suite in each configuration,
+# each in its own build directory (reused on the next run):
+#
+#   release    g++, release, -Werror                     build/release
+#   clang      clang++, release, -Werror                 build/clang
+#   sanitize   g++, debug, AddressSanitizer + UBSan      build/sanitize
+#   fuzz       test/fuzz/run_fuzz.sh 60, once that script exists
+#
+# It keeps going after a failure so that one run shows every broken configuration, then
+# prints a summary and exits non-zero if anything failed.
+#
+# Environment:
+#   MEMCORO_QUICK=1  skip the clang and fuzz configurations, for fast local iterations
+#                    (release and sanitize still run). CI always runs everything.
+#   MEMCORO_JOBS=N   parallel compile jobs (default 2: CI machines have 2 cores).
+#
+# It starts no service: integration tests start and stop their own memcached processes
+# (test/support/memcached_server.hpp); this script only makes sure the binary is there.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=test/deps.sh
+source test/deps.sh
+
+memcoro_install_deps
+if ! command -v memcached >/dev/null; then
+    echo "error: memcached is not on PATH after installing it" >&2
+    exit 1
+fi
+
+jobs=${MEMCORO_JOBS:-2}
+quick=${MEMCORO_QUICK:-0}
+if [[ ${CI:-} == true ]]; then
+    quick=0  # a quick run never stands in for CI
+fi
+
+# Any sanitizer report fails the test that triggered it: UBSan in particular only prints
+# and carries on unless told to halt.
+asan_options=(halt_on_error=1 detect_leaks=1 strict_string_checks=1
+    check_initialization_order=1 detect_stack_use_after_return=1)
+ASAN_OPTIONS=$(IFS=:; echo "${asan_options[*]}")
+export ASAN_OPTIONS
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+
+mkdir -p build
+total_passed=0
+total_failed=0
+summary=()
+
+# record NAME STATUS DETAIL STARTED_AT
+record() {
+    summary+=("$(printf '%-10s %-5s %-36s %4d s' "$1" "$2" "$3" $((SECONDS - $4)))")
+}
+
+# run_config NAME DIR COMPILER [meson options...]
+# Every step checks its own status: set -e does not apply inside a function called from
+# an `||` list.
+run_config() {
+    local name=$1 dir=$2 compiler=$3
+    shift 3
+    local started=$SECONDS log="build/$name.test.log"
+
+    echo "==> [$name] building $dir"
+    if ! memcoro_setup_dir "$dir" "$compiler" "$@"; then
+        record "$name" FAIL "meson setup failed" "$started"
+        total_failed=$((total_failed + 1))
+        return 1
+    fi
+    if ! ninja -C "$dir" -j "$jobs"; then
+        record "$name" FAIL "build failed" "$started"
+        total_failed=$((total_failed + 1))
+        return 1
+    fi
+
+    echo "==> [$name] testing"
+    local rc=0 multiplier=1
+    # Sanitized debug builds run several times slower.
+    if [[ $name == sanitize ]]; then
+        multiplier=3
+    fi
+    meson test -C "$dir" --no-rebuild --print-errorlogs --timeout-multiplier "$multiplier" \
+        2>&1 | tee "$log" || rc=$?
+
+    # meson test ends with a table: "Ok: N", "Fail: N", "Timeout: N", ...
+    local ok bad
+    ok=$(awk '$1 == "Ok:" { n += $2 } END { print n + 0 }' "$log")
+    bad=$(awk '$1 == "Fail:" || $1 == "Timeout:" || ($1 == "Unexpected" && $2 == "Pass:") \
+               { n += $NF } END { print n + 0 }' "$log")
+    if ((rc != 0 && bad == 0)); then
+        bad=1  # meson itself failed before or after the tests
+    fi
+    total_passed=$((total_passed + ok))
+    total_failed=$((total_failed + bad))
+    if ((rc != 0 || bad != 0)); then
+        record "$name" FAIL "$ok passed, $bad failed (log: $log)" "$started"
+        return 1
+    fi
+    if ((ok == 0)); then
+        # A configuration that ran no test proves nothing.
+        record "$name" FAIL "no test ran" "$started"
+        total_failed=$((total_failed + 1))
+        return 1
+    fi
+    record "$name" PASS "$ok passed" "$started"
+}
+
+run_fuzz() {
+    local started=$SECONDS
+    if [[ ! -f test/fuzz/run_fuzz.sh ]]; then
+        record fuzz SKIP "test/fuzz/run_fuzz.sh not written yet" "$started"
+        return 0
+    fi
+    echo "==> [fuzz] test/fuzz/run_fuzz.sh 60"
+    if bash test/fuzz/run_fuzz.sh 60; then
+        record fuzz PASS "run_fuzz.sh 60" "$started"
+        total_passed=$((total_passed + 1))
+    else
+        record fuzz FAIL "run_fuzz.sh 60 failed" "$started"
+        total_failed=$((total_failed + 1))
+        return 1
+    fi
+}
+
+run_config release "$memcoro_release_dir" g++ "${memcoro_release_options[@]}" || true
+if [[ $quick == 1 ]]; then
+    record clang SKIP "MEMCORO_QUICK=1" "$SECONDS"
+else
+    run_config clang build/clang clang++ -Dbuildtype=release -Dwerror=true || true
+fi
+run_config sanitize build/sanitize g++ -Dbuildtype=debug \
+    -Db_sanitize=address,undefined -Db_lundef=false || true
+if [[ $quick == 1 ]]; then
+    record fuzz SKIP "MEMCORO_QUICK=1" "$SECONDS"
+else
+    run_fuzz || true
+fi
+
+echo
+echo "==================== memcoro test summary ===================="
+printf '%s\n' "${summary[@]}"
+echo "total time: $((SECONDS / 60)) min $((SECONDS % 60)) s"
+# The closing line counts test programs (per configuration) and the fuzz run.
+echo "summary: $total_passed passed, $total_failed failed"
+((total_failed == 0))

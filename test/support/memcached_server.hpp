@@ -1,0 +1,120 @@
+// A real memcached process for integration tests.
+//
+// Each memcached_server owns one memcached process that it forked itself, listening only
+// on loopback (or on a unix socket in a private temporary directory). It signals and reaps
+// nothing but its own children (that memcached and its watchdog, below), and it keeps a
+// PID until it has reaped it, so the PID cannot be recycled under it. The destructor stops
+// memcached and removes the directory.
+//
+// The child stays in the test's process group on purpose: when `meson test` kills a test
+// that ran over its timeout, it kills the whole group, memcached included. If the test
+// process dies without running destructors (crash, sanitizer report, abort, SIGKILL), a
+// small watchdog process per server notices and SIGKILLs that memcached.
+//
+// Environment: MEMCORO_MEMCACHED names the memcached binary to run (default: `memcached`
+// found on PATH).
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace memcoro::test {
+
+// Thrown by roundtrip() when the reply did not end with the expected bytes in time.
+class roundtrip_timeout : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+class memcached_server {
+  public:
+    struct options {
+        // Extra command-line arguments, e.g. {"-I", "2m", "-m", "64", "-A", "-C"}.
+        std::vector<std::string> args{};
+        // Listen on a unix socket (`-s PATH -a 0700`) instead of TCP; port() is then 0.
+        bool unix_socket = false;
+        // How long start() and restart() wait for the server to answer `version`.
+        std::chrono::milliseconds start_timeout = std::chrono::seconds(10);
+        // How long stop() waits after SIGTERM before it sends SIGKILL.
+        std::chrono::milliseconds stop_timeout = std::chrono::seconds(5);
+    };
+
+    // Starts memcached on a free loopback TCP port with default settings.
+    memcached_server();
+    // Starts memcached on a free loopback TCP port with extra arguments.
+    explicit memcached_server(std::vector<std::string> extra_args);
+    explicit memcached_server(options opts);
+    ~memcached_server();
+
+    // The server is identified by the PID it owns: copying or moving it would let two
+    // objects signal the same process. Hold it in a std::optional or unique_ptr if needed.
+    memcached_server(const memcached_server&) = delete;
+    memcached_server& operator=(const memcached_server&) = delete;
+
+    // TCP port (0 in unix-socket mode). Stays the same across restart().
+    [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
+    // "127.0.0.1:PORT"; in unix-socket mode, the socket path.
+    [[nodiscard]] std::string address() const;
+    // The unix socket path, or empty in TCP mode.
+    [[nodiscard]] const std::string& socket_path() const noexcept { return socket_path_; }
+    // PID of the running child, or -1 after stop() / kill().
+    [[nodiscard]] pid_t pid() const noexcept { return pid_; }
+    [[nodiscard]] bool running() const noexcept { return pid_ > 0; }
+    [[nodiscard]] bool paused() const noexcept { return paused_; }
+    // What memcached printed on stdout and stderr since it was last started.
+    [[nodiscard]] std::string log() const;
+
+    // SIGTERM, wait up to options::stop_timeout, then SIGKILL; always reaps the child.
+    // Does nothing when the server is not running (so it may be called twice).
+    void stop() noexcept;
+    // SIGKILL and reap at once, as a crash would. Does nothing when not running.
+    void kill() noexcept;
+    // Stops the server if it runs, then starts a new process on the same port or socket.
+    // The new process starts empty: items stored before are gone.
+    void restart();
+    // SIGSTOP / SIGCONT: while paused, the kernel still accepts connections and buffers
+    // requests, but nothing is answered, which is how a hung server looks to a client.
+    void pause();
+    void resume();
+
+    // Opens a new blocking-style connection to this server, writes `request`, and reads
+    // until the bytes read so far end with `until` (e.g. "\r\n", "END\r\n"). Returns every
+    // byte read; an empty `until` returns as soon as the request is written. Throws
+    // roundtrip_timeout when `timeout` passes first, and std::runtime_error when the
+    // connection cannot be made or is closed early. It does not use memcoro, so tests can
+    // seed or inspect the server independently of the library.
+    [[nodiscard]] std::string roundtrip(
+        std::string_view request, std::string_view until,
+        std::chrono::milliseconds timeout = std::chrono::seconds(5)) const;
+
+  private:
+    void start(bool new_port_on_bind_failure);
+    pid_t spawn();
+    // True once the child answers `version`; false at the deadline; throws if it exits.
+    bool wait_until_ready(std::chrono::steady_clock::time_point deadline);
+    void reap_blocking() noexcept;
+    void start_watchdog(pid_t target);
+    // Kills and reaps the watchdog; stop() and kill() call it before touching memcached.
+    void dismiss_watchdog() noexcept;
+    // Opens and closes a connection, which wakes memcached's main loop.
+    void poke() const noexcept;
+
+    options opts_;
+    std::string memcached_path_;
+    std::string temp_dir_;  // holds the log and, in unix mode, the socket
+    std::string log_path_;
+    std::string socket_path_;
+    std::uint16_t port_ = 0;
+    pid_t pid_ = -1;
+    pid_t watchdog_pid_ = -1;
+    int lifeline_fd_ = -1;  // the watchdog wakes when this closes, e.g. when the test dies
+    bool paused_ = false;
+};
+
+}  // namespace memcoro::test
