@@ -28,6 +28,9 @@ std::atomic<std::uint64_t> next_operation_id{1};
 // connection's strand, naming the operation by id, so that a cancellation that
 // arrives after the operation is gone finds nothing and does nothing.
 struct cancel_forwarder {
+    cancel_forwarder(std::weak_ptr<detail::connection> c, std::uint64_t i)
+        : connection(std::move(c)), id(i) {}
+
     std::weak_ptr<detail::connection> connection;
     std::uint64_t id;
 

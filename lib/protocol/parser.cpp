@@ -86,7 +86,7 @@ parse_result response_parser::parse(std::string_view input) noexcept {
     if (shape_ == reply_shape::none) return fail(static_cast<int>(error::protocol_error));
 
     // Resume the search for '\n' where the previous call stopped.
-    const std::size_t from = scanned_ < input.size() ? scanned_ : 0;
+    const std::size_t from = scanned_ <= input.size() ? scanned_ : 0;
     const void* nl = std::memchr(input.data() + from, '\n', input.size() - from);
     if (nl == nullptr) {
         scanned_ = input.size();
