@@ -237,7 +237,8 @@ public:
 
     // ---- Other key commands ------------------------------------------------------
 
-    // memcached's `delete`: void(error_code, bool), true when the key existed.
+    // memcached's `delete`: void(error_code, bool), true when the key existed (always
+    // true with noreply).
     template <boost::asio::completion_token_for<void(error_code, bool)> Token = default_token>
     auto remove(std::string_view key, const call_options& opts = {}, Token&& token = {}) {
         return boost::asio::async_initiate<Token, void(error_code, bool)>(
@@ -272,7 +273,8 @@ public:
         return arithmetic(false, key, delta, opts, std::forward<Token>(token));
     }
 
-    // void(error_code, bool): true when the key existed and got the new ttl.
+    // void(error_code, bool): true when the key existed and got the new ttl (always
+    // true with noreply).
     template <boost::asio::completion_token_for<void(error_code, bool)> Token = default_token>
     auto touch(std::string_view key, std::chrono::seconds ttl, const call_options& opts = {},
                Token&& token = {}) {

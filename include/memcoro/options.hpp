@@ -35,7 +35,7 @@ struct client_options {
     wire_protocol protocol = wire_protocol::automatic;
 
     // Prepended to every key on the wire (it counts toward the 250-byte limit).
-    std::string key_prefix;
+    std::string key_prefix{};
     // Accept key bytes >= 0x80 (UTF-8 keys). Off: only 0x21..0x7E.
     bool allow_high_bytes_in_keys = false;
 
@@ -50,8 +50,9 @@ struct client_options {
     bool tcp_nodelay = true;
     bool keepalive = false;
 
-    // After a failed connect, operations fail fast with error::not_connected for this
-    // long before the next attempt; it doubles after each failure up to the maximum.
+    // After a failed connect, or a connection closed because the server stopped
+    // answering, operations fail fast with error::not_connected for this long before
+    // the next attempt; it doubles after each failure up to the maximum.
     std::chrono::milliseconds reconnect_backoff{100};
     std::chrono::milliseconds reconnect_backoff_max{5000};
 
@@ -59,8 +60,8 @@ struct client_options {
     // Zero: never.
     std::chrono::milliseconds health_check_interval{30000};
 
-    // The read buffer's starting size. Values larger than what it holds are read
-    // straight into their own storage.
+    // The read buffer's size (at least 8 KiB). Large values are read straight into
+    // their own storage, so it bounds nothing but how much one read can take.
     std::size_t read_buffer_size = 64 * 1024;
 };
 

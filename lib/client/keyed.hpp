@@ -21,6 +21,7 @@ public:
     remove_op(handler_type h, asio::any_io_executor fallback, std::string_view key, bool noreply)
         : basic_operation(std::move(h), std::move(fallback)), key_(key) {
         no_reply_ = noreply;
+        result_ = noreply;  // noreply reports success, as the storage commands do
     }
     error_code encode(encode_context& ctx) override {
         return encode_remove(ctx, key_.view(), no_reply_, 0);
