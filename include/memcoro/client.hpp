@@ -23,9 +23,11 @@
 // - Timeouts: `op_timeout` (client_options, or `timeout` in the call's options) is the
 //   same cancellation, sent by a clock; the operation fails with error::timeout.
 // - Lifetimes: the client must outlive the operations it starts. Keys are copied when
-//   the operation starts; value bytes are not, and must stay valid until it completes
-//   (with co_await they do). Key spans for multi-key calls are read when the
-//   operation starts.
+//   the operation starts. A value passed as an lvalue is not copied: its bytes go to
+//   the socket from where they are, and must stay valid and unchanged until the
+//   operation completes (with co_await they do). A value passed as an rvalue (a
+//   temporary std::string, say) is moved or copied into the operation. set_many's
+//   values are views and follow the lvalue rule; key spans are read at the start.
 // - Threads: operations may be started from any thread of the executor's context at
 //   once; the connection's state lives on a strand. Handlers run on their associated
 //   executor.
@@ -172,54 +174,60 @@ public:
     // void(error_code, bool): true when stored (always true with noreply). The value
     // is anything with a codec<T>; opts.flags, when set, replace the codec's flags.
 
-    template <encodable T,
+    template <class T,
               boost::asio::completion_token_for<void(error_code, bool)> Token = default_token>
-    auto set(std::string_view key, const T& value, const store_options& opts = {},
+        requires encodable<std::remove_cvref_t<T>>
+    auto set(std::string_view key, T&& value, const store_options& opts = {},
              Token&& token = {}) {
-        return store(store_kind::set, key, codec<T>::encode(value), opts, std::forward<Token>(token));
+        return store(store_kind::set, key, detail::encode_value(std::forward<T>(value)), opts, std::forward<Token>(token));
     }
     // Stores only if the key is absent.
-    template <encodable T,
+    template <class T,
               boost::asio::completion_token_for<void(error_code, bool)> Token = default_token>
-    auto add(std::string_view key, const T& value, const store_options& opts = {},
+        requires encodable<std::remove_cvref_t<T>>
+    auto add(std::string_view key, T&& value, const store_options& opts = {},
              Token&& token = {}) {
-        return store(store_kind::add, key, codec<T>::encode(value), opts, std::forward<Token>(token));
+        return store(store_kind::add, key, detail::encode_value(std::forward<T>(value)), opts, std::forward<Token>(token));
     }
     // Stores only if the key is present.
-    template <encodable T,
+    template <class T,
               boost::asio::completion_token_for<void(error_code, bool)> Token = default_token>
-    auto replace(std::string_view key, const T& value, const store_options& opts = {},
+        requires encodable<std::remove_cvref_t<T>>
+    auto replace(std::string_view key, T&& value, const store_options& opts = {},
                  Token&& token = {}) {
-        return store(store_kind::replace, key, codec<T>::encode(value), opts,
+        return store(store_kind::replace, key, detail::encode_value(std::forward<T>(value)), opts,
                      std::forward<Token>(token));
     }
     // Adds bytes after / before an existing value; its flags and ttl stay.
-    template <encodable T,
+    template <class T,
               boost::asio::completion_token_for<void(error_code, bool)> Token = default_token>
-    auto append(std::string_view key, const T& value, const store_options& opts = {},
+        requires encodable<std::remove_cvref_t<T>>
+    auto append(std::string_view key, T&& value, const store_options& opts = {},
                 Token&& token = {}) {
-        return store(store_kind::append, key, codec<T>::encode(value), opts,
+        return store(store_kind::append, key, detail::encode_value(std::forward<T>(value)), opts,
                      std::forward<Token>(token));
     }
-    template <encodable T,
+    template <class T,
               boost::asio::completion_token_for<void(error_code, bool)> Token = default_token>
-    auto prepend(std::string_view key, const T& value, const store_options& opts = {},
+        requires encodable<std::remove_cvref_t<T>>
+    auto prepend(std::string_view key, T&& value, const store_options& opts = {},
                  Token&& token = {}) {
-        return store(store_kind::prepend, key, codec<T>::encode(value), opts,
+        return store(store_kind::prepend, key, detail::encode_value(std::forward<T>(value)), opts,
                      std::forward<Token>(token));
     }
 
     // Compare and swap: void(error_code, cas_result); cas_result::stored with noreply.
-    template <encodable T,
+    template <class T,
               boost::asio::completion_token_for<void(error_code, cas_result)> Token =
                   default_token>
-    auto cas(std::string_view key, const T& value, std::uint64_t cas_unique,
+        requires encodable<std::remove_cvref_t<T>>
+    auto cas(std::string_view key, T&& value, std::uint64_t cas_unique,
              const store_options& opts = {}, Token&& token = {}) {
         return boost::asio::async_initiate<Token, void(error_code, cas_result)>(
             [this](auto h, std::string_view k, encoded v, std::uint64_t c, store_options o) {
                 start_cas(k, std::move(v), c, o, std::move(h));
             },
-            token, key, codec<T>::encode(value), cas_unique, opts);
+            token, key, detail::encode_value(std::forward<T>(value)), cas_unique, opts);
     }
 
     // void(error_code, std::vector<std::string>): the keys that were not stored

@@ -51,6 +51,20 @@ public:
         return e;
     }
 
+    // Owns `bytes`, moved in.
+    static encoded own(std::string bytes, std::uint32_t flags = 0) {
+        encoded e;
+        e.owned_ = std::move(bytes);
+        e.where_ = where::owned;
+        e.flags_ = flags;
+        return e;
+    }
+    // The same bytes and flags, owned.
+    [[nodiscard]] encoded owning() && {
+        if (where_ != where::external) return std::move(*this);
+        return copy(external_, flags_);
+    }
+
     [[nodiscard]] std::string_view bytes() const noexcept {
         switch (where_) {
             case where::small: return {small_, small_size_};

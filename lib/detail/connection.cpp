@@ -61,14 +61,19 @@ connection::connection(asio::any_io_executor ex, const client_options& options,
 }
 
 connection::~connection() {
-    // Only reached once no handler holds the connection, so nothing can still be
-    // reading into an operation. Operations left here were never completed because
-    // the client went away without shutdown(); free them.
-    for (auto* op = queue_head_; op != nullptr;) {
-        auto* next = op->next_;
-        op->destroy();
-        op = next;
+    // Only reached once no handler holds the connection: the executor's context was
+    // destroyed, or shutdown() ran and every handler has finished. Operations still
+    // here never completed (their context went away); free each of them once.
+    std::vector<operation*> left;
+    for (auto* op = queue_head_; op != nullptr; op = op->next_) left.push_back(op);
+    for (auto* op : in_write_) left.push_back(op);
+    for (std::size_t i = 0; i < expected_.size(); ++i) {
+        if (expected_[i].op != nullptr) left.push_back(expected_[i].op);
     }
+    for (const auto& [op, ec] : completions_) left.push_back(op);
+    std::sort(left.begin(), left.end());
+    left.erase(std::unique(left.begin(), left.end()), left.end());
+    for (auto* op : left) op->destroy();
 }
 
 // ---------------------------------------------------------------------------------

@@ -8,6 +8,10 @@
 #include <boost/asio/associator.hpp>
 
 #include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
 #include <utility>
 
 namespace memcoro::detail {
@@ -32,6 +36,25 @@ struct decoding_handler {
         std::move(handler)(boost::system::error_code{}, std::optional<T>(std::move(value)));
     }
 };
+
+// The bytes to store for `value`. An lvalue's bytes are referenced where they are; an
+// rvalue is about to disappear, so its bytes are moved (std::string) or copied into
+// the encoded object, unless it is itself only a view of bytes that live elsewhere.
+template <class T>
+encoded encode_value(T&& value) {
+    using V = std::remove_cvref_t<T>;
+    constexpr bool is_view = std::is_same_v<V, std::string_view> || std::is_pointer_v<V> ||
+                             std::is_same_v<V, std::span<const std::byte>>;
+    if constexpr (std::is_rvalue_reference_v<T&&> && !is_view) {
+        if constexpr (std::is_same_v<V, std::string>) {
+            return encoded::own(std::move(value));
+        } else {
+            return codec<V>::encode(value).owning();
+        }
+    } else {
+        return codec<V>::encode(value);
+    }
+}
 
 }  // namespace memcoro::detail
 
