@@ -295,23 +295,8 @@ void connection::on_connected(error_code ec, std::uint64_t epoch) {
 // A connect that failed or timed out: operations waiting for it fail now, and the next
 // attempt waits out a backoff that doubles up to its maximum.
 void connection::fail_connect(error_code ec) {
-    ++epoch_;
-    error_code ignored;
-    socket_.close(ignored);
-    resolver_.cancel();
-    reading_ = false;
-    state_ = state::disconnected;
-    connect_deadline_ = clock::time_point::max();
-    backoff_until_ = clock::now() + backoff_;
-    backoff_ = std::min(backoff_ * 2, options_.reconnect_backoff_max);
-    // A probe already in the parser's expectations is forgotten with the socket.
-    for (std::size_t i = 0; i < expected_.size(); ++i) {
-        if (auto* op = expected_[i].op) {
-            --op->replies_due_;
-            unref(op);
-        }
-    }
-    expected_.clear();
+    drop_stream(ec);
+    start_backoff();
     fail_queued(ec);
 }
 
@@ -688,6 +673,14 @@ void connection::expire(clock::time_point now) {
 // the next connection.
 void connection::close(error_code ec) {
     if (state_ == state::disconnected || state_ == state::shut_down) return;
+    drop_stream(ec);
+    // A server that stopped answering usually accepts connections still (the kernel
+    // does that for it): wait before trying it again.
+    if (ec == error::unresponsive) start_backoff();
+}
+
+// Forgets the socket and everything tied to it (a connection in progress, a probe).
+void connection::drop_stream(error_code ec) {
     ++epoch_;
     error_code ignored;
     socket_.close(ignored);
@@ -697,12 +690,6 @@ void connection::close(error_code ec) {
     connect_deadline_ = clock::time_point::max();
     health_deadline_ = clock::time_point::max();
     health_check_due_ = false;
-    if (ec == error::unresponsive) {
-        // A server that stopped answering usually accepts connections still (the
-        // kernel does that for it): wait before trying it again.
-        backoff_until_ = clock::now() + backoff_;
-        backoff_ = std::min(backoff_ * 2, options_.reconnect_backoff_max);
-    }
     unfenced_ = false;
     parser_.reset();
     rbegin_ = rend_ = 0;
@@ -718,6 +705,11 @@ void connection::close(error_code ec) {
     for (auto* op : in_write_) {
         if (!op->cancel_error_) op->cancel_error_ = ec;
     }
+}
+
+void connection::start_backoff() {
+    backoff_until_ = clock::now() + backoff_;
+    backoff_ = std::min(backoff_ * 2, options_.reconnect_backoff_max);
 }
 
 }  // namespace memcoro::detail

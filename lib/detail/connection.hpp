@@ -105,6 +105,8 @@ private:
     void expire(clock::time_point now);
 
     void close(error_code ec);
+    void drop_stream(error_code ec);
+    void start_backoff();
     void enqueue(operation* op) noexcept;
     operation* dequeue() noexcept;
     bool unlink(operation* op) noexcept;
