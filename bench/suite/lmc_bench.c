@@ -244,5 +244,9 @@ int main(int argc, char **argv) {
 
     memcached_result_free(&result);
     memcached_free(memc);
+    for (long k = 0; k < nkeys; ++k) free(keys[k]);
+    free(keys);
+    free(key_lens);
+    free(value);
     return misses == 0 ? 0 : 1;
 }

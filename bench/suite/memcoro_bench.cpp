@@ -342,7 +342,7 @@ struct phase_state {
 
 class bench {
 public:
-    bench(asio::io_context& ioc, const options& o) : ioc_(ioc), o_(o) {
+    bench(asio::io_context& ioc, const options& o) : o_(o) {
         for (std::size_t i = 0; i < o.keys; ++i) {
             char buf[64];
             const int n = std::snprintf(buf, sizeof buf, "v%zu:%08zu", o.valsize, i);
@@ -545,7 +545,6 @@ private:
         }
     }
 
-    asio::io_context& ioc_;
     const options& o_;
     std::vector<std::string> keys_;
     std::vector<std::string_view> key_views_;

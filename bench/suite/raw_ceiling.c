@@ -524,6 +524,12 @@ int main(int argc, char **argv) {
     long ops = opt.mode == M_MULTIGET ? calls * opt.batch : calls;
     print_result(ops, secs, cpu, server0 >= 0 && server1 >= 0 ? server1 - server0 : -1,
                  value_total, misses);
-    for (long i = 0; i < opt.conns; ++i) close(conns[i].fd);
+    for (long i = 0; i < opt.conns; ++i) {
+        close(conns[i].fd);
+        free(conns[i].in);
+        free(conns[i].out);
+    }
+    free(conns);
+    pthread_barrier_destroy(&start_barrier);
     return misses == 0 || opt.mode == M_LOAD ? 0 : 1;
 }
