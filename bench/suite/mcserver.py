@@ -1,0 +1,128 @@
+"""Shared by run_suite.py and det_counts.py: a private memcached on a free 127.0.0.1 port,
+the preloaded data, and where the suite's binaries are.
+
+The server runs as performance.md section 4 prescribes (`-t 1 -m 1024 -I 2m -U 0`), is
+started fresh by the harness and stopped by its PID, never by name: other people's
+memcached instances run on the same machine.
+"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+SUITE_DIR = os.path.dirname(os.path.abspath(__file__))
+REPO_DIR = os.path.dirname(os.path.dirname(SUITE_DIR))
+
+# Preloaded data: (value size, number of keys). Keys are "v<size>:%08d".
+DATA_SETS = ((100, 1000), (102400, 100), (1048576, 100))
+
+# Debian's interpreter: it has python3-pymemcache and python3-matplotlib, while the first
+# python3 on PATH may be another installation without them.
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def default_bin_dir():
+    """Where meson puts the suite's binaries: $MEMCORO_BENCH_BIN, else build/release."""
+    env = os.environ.get("MEMCORO_BENCH_BIN")
+    if env:
+        return env
+    return os.path.join(REPO_DIR, "build", "release", "bench", "suite")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _answers(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+            s.sendall(b"version\r\n")
+            return s.recv(64).startswith(b"VERSION")
+    except OSError:
+        return False
+
+
+class Memcached:
+    """A private memcached; use as a context manager so it stops whatever happens."""
+
+    def __init__(self, threads=1, memory_mb=1024, max_item="2m", log_path=None):
+        self.threads = threads
+        self.memory_mb = memory_mb
+        self.max_item = max_item
+        self.log_path = log_path
+        self.proc = None
+        self.port = None
+        self._log = None
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    @property
+    def address(self):
+        return "127.0.0.1:%d" % self.port
+
+    def start(self):
+        exe = shutil.which("memcached")
+        if not exe:
+            raise RuntimeError("memcached is not installed (apt-get install memcached)")
+        self._log = open(self.log_path, "w") if self.log_path else subprocess.DEVNULL
+        for _ in range(5):
+            # A free port may be taken before memcached binds it; then it exits, and we
+            # try another.
+            self.port = free_port()
+            cmd = [exe, "-t", str(self.threads), "-m", str(self.memory_mb), "-I", self.max_item,
+                   "-U", "0", "-l", "127.0.0.1", "-p", str(self.port)]
+            if os.geteuid() == 0:
+                cmd += ["-u", "nobody"]  # memcached refuses to run as root
+            self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=self._log)
+            for _ in range(100):
+                if self.proc.poll() is not None:
+                    break
+                if _answers(self.port):
+                    return self
+                time.sleep(0.05)
+            self.stop()
+        raise RuntimeError("could not start memcached")
+
+    def stop(self):
+        if not self.proc:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            # memcached notices SIGTERM on its next event; a connection wakes it at once.
+            deadline = time.time() + 5
+            while self.proc.poll() is None and time.time() < deadline:
+                _answers(self.port)
+                time.sleep(0.05)
+            if self.proc.poll() is None:
+                self.proc.kill()
+        self.proc.wait()
+        self.proc = None
+        if self._log not in (None, subprocess.DEVNULL):
+            self._log.close()
+            self._log = None
+
+    def cpu_seconds(self):
+        """utime + stime of the server so far (fields 14 and 15 of /proc/PID/stat)."""
+        with open("/proc/%d/stat" % self.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def preload(raw_ceiling, server, data_sets=DATA_SETS):
+    """Stores every key the scenarios read, with raw_ceiling's load mode (replies awaited)."""
+    for valsize, keys in data_sets:
+        subprocess.run([raw_ceiling, "--server", server, "--mode", "load", "--valsize",
+                        str(valsize), "--keys", str(keys), "--depth", "16" if valsize <= 1024
+                        else "1"], check=True, stdout=subprocess.DEVNULL)
