@@ -14,7 +14,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=test/deps.sh
 source test/deps.sh
 
-memcoro_install_deps
+# The benchmark suite also plots (matplotlib) and counts instructions (valgrind) and
+# system calls (strace, where perf has no tracepoints).
+memcoro_install_deps python3-matplotlib valgrind strace
 jobs=${MEMCORO_JOBS:-2}
 
 memcoro_setup_dir "$memcoro_release_dir" g++ "${memcoro_release_options[@]}"
@@ -117,4 +119,19 @@ if [[ -x $demo ]]; then
 else
     echo "==> $demo is not built yet (bench/meson.build does not define it): nothing to run."
     echo "    The build and a memcached at $server are ready for it."
+fi
+
+# The benchmark suite (bench/suite/README.md): every scenario next to libmemcached,
+# pymemcache and a raw-socket ceiling, interleaved over 5 rounds, on its own private
+# memcached (-t 1). MEMCORO_SUITE=quick runs one short round; MEMCORO_SUITE=off skips it.
+suite=${MEMCORO_SUITE:-full}
+if [[ $suite != off ]]; then
+    suite_bin=$memcoro_release_dir/bench/suite
+    suite_args=(--bin "$suite_bin" --out build/bench-suite)
+    if [[ $suite == quick ]]; then
+        suite_args+=(--quick)
+    fi
+    echo "==> benchmark suite ($suite)"
+    bench/suite/run_suite.py "${suite_args[@]}"
+    bench/suite/det_counts.py --bin "$suite_bin" --json build/bench-suite/det_counts.json
 fi

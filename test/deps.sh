@@ -9,6 +9,7 @@ memcoro_packages=(
     g++ clang libclang-rt-14-dev meson ninja-build pkg-config cmake
     libboost1.81-dev doctest-dev
     memcached libmemcached-dev libmemcached-tools python3-pymemcache
+    strace
 )
 
 # The release build directory is shared by test/run.sh and bench/run.sh, so both must
@@ -18,10 +19,11 @@ memcoro_release_dir=build/release
 # shellcheck disable=SC2034
 memcoro_release_options=(-Dbuildtype=release -Dwerror=true)
 
-# Installs the packages that are not installed yet; prints nothing when none is missing.
+# Installs the packages that are not installed yet, the project's and any named as
+# arguments; prints nothing when none is missing.
 memcoro_install_deps() {
     local pkg missing=()
-    for pkg in "${memcoro_packages[@]}"; do
+    for pkg in "${memcoro_packages[@]}" "$@"; do
         if [[ "$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null)" != installed ]]; then
             missing+=("$pkg")
         fi

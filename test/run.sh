@@ -123,7 +123,28 @@ run_fuzz() {
     fi
 }
 
-run_config release "$memcoro_release_dir" g++ "${memcoro_release_options[@]}" || true
+# The counts per operation that do not move with machine noise (allocations, system
+# calls), measured on the release build's benchmark binary against bounds: a change that
+# makes the hot path allocate or call the kernel more fails here, without any timing.
+# The bounds are where the client stands now plus a margin; tighten them as it improves
+# (bench/README.md, issue "Performance").
+count_bounds='allocs_s1<=11.5,allocs_s2<=4.5,allocs_s4<=4.5'
+count_bounds+=',syscalls_s1<=4.5,syscalls_s2<=0.1,syscalls_s4<=0.05'
+run_counts() {
+    local started=$SECONDS
+    echo "==> [counts] bench/suite/det_counts.py --check $count_bounds"
+    if /usr/bin/python3 bench/suite/det_counts.py --bin "$memcoro_release_dir/bench/suite" \
+        --metrics allocs,syscalls --check "$count_bounds"; then
+        record counts PASS "allocs and syscalls per op in bounds" "$started"
+        total_passed=$((total_passed + 1))
+    else
+        record counts FAIL "det_counts.py --check failed" "$started"
+        total_failed=$((total_failed + 1))
+        return 1
+    fi
+}
+
+run_config release "$memcoro_release_dir" g++ "${memcoro_release_options[@]}" && run_counts || true
 if [[ $quick == 1 ]]; then
     record clang SKIP "MEMCORO_QUICK=1" "$SECONDS"
 else
