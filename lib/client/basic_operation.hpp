@@ -100,7 +100,7 @@ public:
         }
     }
 
-    void destroy() noexcept final { delete this; }
+    void destroy() noexcept final { free_self(); }
 
     // errors_as_misses: a retrieval that fails for network or server reasons
     // completes as a miss.
@@ -128,7 +128,7 @@ public:
         if (ec == error::connection_closed && closing_is_success_) ec = {};
         dispatch_completion(std::move(handler_), fallback_, ec);
     }
-    void destroy() noexcept final { delete this; }
+    void destroy() noexcept final { free_self(); }
 
 protected:
     // For commands whose success is the server hanging up (shutdown).

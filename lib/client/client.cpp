@@ -1,5 +1,10 @@
 // The compiled half of memcoro::client: every start_* validates its input, builds the
 // operation and hands it to the connection's strand.
+#include <atomic>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/system/system_error.hpp>
+#include <limits>
 #include <memcoro/client.hpp>
 
 #include "../detail/address.hpp"
@@ -8,13 +13,6 @@
 #include "retrieval.hpp"
 #include "server_commands.hpp"
 #include "storage.hpp"
-
-#include <boost/asio/bind_cancellation_slot.hpp>
-#include <boost/asio/dispatch.hpp>
-#include <boost/system/system_error.hpp>
-
-#include <atomic>
-#include <limits>
 
 namespace memcoro {
 namespace asio = boost::asio;
@@ -59,7 +57,9 @@ client::client(executor_type ex, client_options options)
     connection_ = std::make_shared<detail::connection>(executor_, options_, std::move(address));
 }
 
-client::~client() { close(); }
+client::~client() {
+    close();
+}
 
 void client::close() {
     asio::dispatch(connection_->get_executor(), [c = connection_] { c->shutdown(); });
@@ -80,7 +80,8 @@ void launch(const std::shared_ptr<detail::connection>& connection, operation* op
 }
 
 error_code check_key(const client_options& o, std::string_view key) {
-    return protocol::validate_key(o.key_prefix, key, {.allow_high_bytes = o.allow_high_bytes_in_keys});
+    return protocol::validate_key(o.key_prefix, key,
+                                  {.allow_high_bytes = o.allow_high_bytes_in_keys});
 }
 
 error_code check_keys(const client_options& o, std::span<const std::string_view> keys) {
@@ -92,8 +93,7 @@ error_code check_keys(const client_options& o, std::span<const std::string_view>
 }
 
 error_code check_value(const client_options& o, std::string_view value) {
-    return value.size() > o.max_value_size ? make_error_code(error::value_too_large)
-                                           : error_code{};
+    return value.size() > o.max_value_size ? make_error_code(error::value_too_large) : error_code{};
 }
 
 detail::store_request make_store_request(protocol::store_command cmd, const encoded& value,
@@ -116,9 +116,9 @@ void client::start_retrieve(retrieve_kind kind, std::string_view key, std::chron
     if (!ec && !ttl_fits(ttl)) ec = error::invalid_argument;
     if (ec) return detail::post_completion(std::move(h), executor_, ec, std::optional<item>{});
     auto slot = h.get_cancellation_slot();
-    auto* op = new detail::retrieve_op(std::move(h), executor_,
-                                       static_cast<protocol::retrieve_command>(kind), key,
-                                       ttl.count(), connection_->options().key_prefix);
+    auto* op = detail::make_operation<detail::retrieve_op>(
+        connection_->pool(), std::move(h), executor_, static_cast<protocol::retrieve_command>(kind),
+        key, ttl.count(), connection_->options().key_prefix);
     op->misses_on_error_ = options_.errors_as_misses;
     launch(connection_, op, slot, opts.timeout, options_.op_timeout);
 }
@@ -129,8 +129,9 @@ void client::start_get_into(std::string_view key, std::unique_ptr<detail::value_
         return detail::post_completion(std::move(h), executor_, ec, std::optional<value_info>{});
     }
     auto slot = h.get_cancellation_slot();
-    auto* op = new detail::get_into_op(std::move(h), executor_, key,
-                                       connection_->options().key_prefix, std::move(sink));
+    auto* op = detail::make_operation<detail::get_into_op>(
+        connection_->pool(), std::move(h), executor_, key, connection_->options().key_prefix,
+        std::move(sink));
     op->misses_on_error_ = options_.errors_as_misses;
     launch(connection_, op, slot, std::nullopt, options_.op_timeout);
 }
@@ -141,8 +142,9 @@ void client::start_many(bool with_cas, std::span<const std::string_view> keys,
         return detail::post_completion(std::move(h), executor_, ec, std::vector<item>{});
     }
     auto slot = h.get_cancellation_slot();
-    auto* op = new detail::many_op(std::move(h), executor_, with_cas, keys,
-                                   connection_->options().key_prefix);
+    auto* op =
+        detail::make_operation<detail::many_op>(connection_->pool(), std::move(h), executor_,
+                                                with_cas, keys, connection_->options().key_prefix);
     op->misses_on_error_ = options_.errors_as_misses;
     launch(connection_, op, slot, opts.timeout, options_.op_timeout);
 }
@@ -153,10 +155,10 @@ void client::start_store(store_kind kind, std::string_view key, encoded value,
     if (!ec) ec = check_value(options_, value.bytes());
     if (!ec && !ttl_fits(opts.ttl)) ec = error::invalid_argument;
     if (ec) return detail::post_completion(std::move(h), executor_, ec, false);
-    const auto req =
-        make_store_request(static_cast<protocol::store_command>(kind), value, opts);
+    const auto req = make_store_request(static_cast<protocol::store_command>(kind), value, opts);
     auto slot = h.get_cancellation_slot();
-    auto* op = new detail::store_op<bool>(std::move(h), executor_, key, std::move(value), req);
+    auto* op = detail::make_operation<detail::store_op<bool>>(
+        connection_->pool(), std::move(h), executor_, key, std::move(value), req);
     launch(connection_, op, slot, opts.timeout, options_.op_timeout);
 }
 
@@ -169,8 +171,8 @@ void client::start_cas(std::string_view key, encoded value, std::uint64_t cas_un
     auto req = make_store_request(protocol::store_command::cas, value, opts);
     req.cas_unique = cas_unique;
     auto slot = h.get_cancellation_slot();
-    auto* op =
-        new detail::store_op<cas_result>(std::move(h), executor_, key, std::move(value), req);
+    auto* op = detail::make_operation<detail::store_op<cas_result>>(
+        connection_->pool(), std::move(h), executor_, key, std::move(value), req);
     launch(connection_, op, slot, opts.timeout, options_.op_timeout);
 }
 
@@ -186,10 +188,10 @@ void client::start_set_many(std::span<const key_value> items, const store_option
     if (ec) {
         return detail::post_completion(std::move(h), executor_, ec, std::vector<std::string>{});
     }
-    const auto req =
-        make_store_request(protocol::store_command::set, encoded::view({}), opts);
+    const auto req = make_store_request(protocol::store_command::set, encoded::view({}), opts);
     auto slot = h.get_cancellation_slot();
-    auto* op = new detail::set_many_op(std::move(h), executor_, items, req);
+    auto* op = detail::make_operation<detail::set_many_op>(connection_->pool(), std::move(h),
+                                                           executor_, items, req);
     launch(connection_, op, slot, opts.timeout, options_.op_timeout);
 }
 
@@ -199,7 +201,8 @@ void client::start_remove(std::string_view key, const call_options& opts,
         return detail::post_completion(std::move(h), executor_, ec, false);
     }
     auto slot = h.get_cancellation_slot();
-    auto* op = new detail::remove_op(std::move(h), executor_, key, opts.noreply);
+    auto* op = detail::make_operation<detail::remove_op>(connection_->pool(), std::move(h),
+                                                         executor_, key, opts.noreply);
     launch(connection_, op, slot, opts.timeout, options_.op_timeout);
 }
 
@@ -209,7 +212,8 @@ void client::start_remove_many(std::span<const std::string_view> keys, const cal
         return detail::post_completion(std::move(h), executor_, ec, std::size_t{0});
     }
     auto slot = h.get_cancellation_slot();
-    auto* op = new detail::remove_many_op(std::move(h), executor_, keys, opts.noreply);
+    auto* op = detail::make_operation<detail::remove_many_op>(connection_->pool(), std::move(h),
+                                                              executor_, keys, opts.noreply);
     launch(connection_, op, slot, opts.timeout, options_.op_timeout);
 }
 
@@ -217,11 +221,11 @@ void client::start_arithmetic(bool up, std::string_view key, std::uint64_t delta
                               const call_options& opts,
                               handler<void(error_code, std::optional<std::uint64_t>)> h) {
     if (auto ec = check_key(options_, key)) {
-        return detail::post_completion(std::move(h), executor_, ec,
-                                       std::optional<std::uint64_t>{});
+        return detail::post_completion(std::move(h), executor_, ec, std::optional<std::uint64_t>{});
     }
     auto slot = h.get_cancellation_slot();
-    auto* op = new detail::arithmetic_op(std::move(h), executor_, up, key, delta, opts.noreply);
+    auto* op = detail::make_operation<detail::arithmetic_op>(
+        connection_->pool(), std::move(h), executor_, up, key, delta, opts.noreply);
     launch(connection_, op, slot, opts.timeout, options_.op_timeout);
 }
 
@@ -231,19 +235,22 @@ void client::start_touch(std::string_view key, std::chrono::seconds ttl, const c
     if (!ec && !ttl_fits(ttl)) ec = error::invalid_argument;
     if (ec) return detail::post_completion(std::move(h), executor_, ec, false);
     auto slot = h.get_cancellation_slot();
-    auto* op = new detail::touch_op(std::move(h), executor_, key, ttl.count(), opts.noreply);
+    auto* op = detail::make_operation<detail::touch_op>(connection_->pool(), std::move(h),
+                                                        executor_, key, ttl.count(), opts.noreply);
     launch(connection_, op, slot, opts.timeout, options_.op_timeout);
 }
 
 void client::start_stats(std::string_view args, handler<void(error_code, stats_list)> h) {
     auto slot = h.get_cancellation_slot();
-    auto* op = new detail::stats_op(std::move(h), executor_, args);
+    auto* op = detail::make_operation<detail::stats_op>(connection_->pool(), std::move(h),
+                                                        executor_, args);
     launch(connection_, op, slot, std::nullopt, options_.op_timeout);
 }
 
 void client::start_version(handler<void(error_code, std::string)> h) {
     auto slot = h.get_cancellation_slot();
-    auto* op = new detail::version_op(std::move(h), executor_);
+    auto* op =
+        detail::make_operation<detail::version_op>(connection_->pool(), std::move(h), executor_);
     launch(connection_, op, slot, std::nullopt, options_.op_timeout);
 }
 
@@ -254,8 +261,9 @@ void client::start_admin(admin_kind kind, std::uint64_t arg, const call_options&
                                        make_error_code(error::invalid_argument));
     }
     auto slot = h.get_cancellation_slot();
-    auto* op = new detail::admin_op(std::move(h), executor_,
-                                    static_cast<detail::admin_command>(kind), arg, opts.noreply);
+    auto* op = detail::make_operation<detail::admin_op>(
+        connection_->pool(), std::move(h), executor_, static_cast<detail::admin_command>(kind), arg,
+        opts.noreply);
     launch(connection_, op, slot, opts.timeout, options_.op_timeout);
 }
 

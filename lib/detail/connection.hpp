@@ -38,6 +38,8 @@ public:
 
     [[nodiscard]] executor_type get_executor() const noexcept { return strand_; }
     [[nodiscard]] const client_options& options() const noexcept { return options_; }
+    // Memory for the operations this connection serves; safe from any thread.
+    [[nodiscard]] operation_pool& pool() noexcept { return pool_; }
 
     // The rest runs on the strand.
 
@@ -120,6 +122,8 @@ private:
     void settle();
     [[nodiscard]] bool in_backoff(clock::time_point now) const noexcept;
 
+    // Declared first so that it outlives every operation the members below still hold.
+    operation_pool pool_;
     executor_type strand_;
     client_options options_;
     server_address address_;

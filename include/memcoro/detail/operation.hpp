@@ -3,6 +3,7 @@
 // it; the connection never knows their result types.
 #pragma once
 
+#include <memcoro/detail/operation_pool.hpp>
 #include <memcoro/protocol/encoder.hpp>
 #include <memcoro/protocol/reply.hpp>
 
@@ -11,7 +12,9 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <new>
 #include <span>
+#include <utility>
 
 namespace memcoro::detail {
 
@@ -89,8 +92,39 @@ public:
     error_code cancel_error_;  // cancelled while its bytes were being written
     operation* next_ = nullptr;  // the queue of operations not yet written
 
+    // Where its memory came from (see make_operation), so destroy() can give it back.
+    operation_pool* pool_ = nullptr;
+    std::size_t alloc_size_ = 0;
+
 protected:
     virtual ~operation() = default;
+
+    // Ends the operation's life and returns its memory to where it came from.
+    void free_self() noexcept {
+        auto* pool = pool_;
+        const std::size_t size = alloc_size_;
+        this->~operation();
+        if (pool != nullptr) {
+            pool->deallocate(this, size);
+        } else {
+            ::operator delete(this);
+        }
+    }
 };
+
+// Builds an operation in memory from `pool`.
+template <class Op, class... Args>
+Op* make_operation(operation_pool& pool, Args&&... args) {
+    void* memory = pool.allocate(sizeof(Op));
+    try {
+        auto* op = ::new (memory) Op(std::forward<Args>(args)...);
+        op->pool_ = &pool;
+        op->alloc_size_ = sizeof(Op);
+        return op;
+    } catch (...) {
+        pool.deallocate(memory, sizeof(Op));
+        throw;
+    }
+}
 
 }  // namespace memcoro::detail

@@ -1,0 +1,73 @@
+// Recycled memory for operations: one is allocated per call, and at high concurrency the
+// allocator's thread-local caches (two blocks deep) are of no help, so a connection keeps
+// the blocks of finished operations for the next ones.
+#pragma once
+
+#include <cstddef>
+#include <mutex>
+#include <new>
+#include <vector>
+
+namespace memcoro::detail {
+
+class operation_pool {
+public:
+    operation_pool() = default;
+    operation_pool(const operation_pool&) = delete;
+    operation_pool& operator=(const operation_pool&) = delete;
+    ~operation_pool() {
+        for (auto& cls : classes_) {
+            for (void* p : cls) ::operator delete(p);
+        }
+    }
+
+    // Operations start on the caller's thread and end on the connection's strand.
+    void* allocate(std::size_t size) {
+        const std::size_t c = class_of(size);
+        if (c == no_class) return ::operator new(size);
+        {
+            std::lock_guard lock(mutex_);
+            if (!classes_[c].empty()) {
+                void* p = classes_[c].back();
+                classes_[c].pop_back();
+                return p;
+            }
+        }
+        return ::operator new(class_size(c));
+    }
+
+    void deallocate(void* p, std::size_t size) noexcept {
+        const std::size_t c = class_of(size);
+        if (c != no_class) {
+            std::lock_guard lock(mutex_);
+            if (classes_[c].size() < max_kept) {
+                try {
+                    classes_[c].push_back(p);
+                    return;
+                } catch (...) {
+                    // No room to keep it: give it back instead.
+                }
+            }
+        }
+        ::operator delete(p);
+    }
+
+private:
+    static constexpr std::size_t class_count = 4;  // 256, 512, 1024, 2048 bytes
+    static constexpr std::size_t no_class = class_count;
+    // Enough for the deepest pipelines the benchmarks drive, bounded all the same.
+    static constexpr std::size_t max_kept = 4096;
+
+    static std::size_t class_size(std::size_t c) noexcept { return std::size_t{256} << c; }
+    static std::size_t class_of(std::size_t size) noexcept {
+        for (std::size_t c = 0; c < class_count; ++c) {
+            if (size <= class_size(c)) return c;
+        }
+        return no_class;
+    }
+
+    std::mutex mutex_;
+    std::vector<void*> classes_[class_count];
+};
+
+}  // namespace memcoro::detail
