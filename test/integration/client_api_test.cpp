@@ -5,6 +5,10 @@
 
 #include <doctest/doctest.h>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -100,6 +104,18 @@ bool process_alive(pid_t pid) {
     return state != 'Z' && state != 'X';
 }
 
+// Some containers have no IPv6 loopback; the test then has nothing to connect to.
+bool ipv6_loopback_available() {
+    const int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
+    if (fd < 0) return false;
+    sockaddr_in6 addr{};
+    addr.sin6_family = AF_INET6;
+    addr.sin6_addr = in6addr_loopback;
+    const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    ::close(fd);
+    return ok;
+}
+
 std::string stat_of(const memcoro::stats_list& list, std::string_view name) {
     for (const auto& [n, v] : list) {
         if (n == name) return v;
@@ -179,26 +195,25 @@ TEST_CASE("asio::deferred: nothing happens until launched; continuations compose
             CHECK(it->flags() == 11);
 
             // A continuation that turns the item into its value.
-            auto value_text = mc.get("deferred-key", asio::deferred([](error_code ec,
-                                                                     std::optional<memcoro::item>
-                                                                         found) {
-                return asio::deferred.values(ec, found ? std::string(found->value())
-                                                       : std::string("<miss>"));
-            }));
+            auto value_text =
+                mc.get("deferred-key",
+                       asio::deferred([](error_code ec, std::optional<memcoro::item> found) {
+                           return asio::deferred.values(
+                               ec, found ? std::string(found->value()) : std::string("<miss>"));
+                       }));
             CHECK(co_await std::move(value_text) == "later");
 
             // A set chained to the get that reads it back, as one deferred operation.
-            auto set_then_get = mc.set("chained", "links", {}, asio::deferred([&mc](error_code,
-                                                                                   bool) {
-                return mc.get("chained", asio::deferred);
-            }));
+            auto set_then_get =
+                mc.set("chained", "links", {}, asio::deferred([&mc](error_code, bool) {
+                           return mc.get("chained", asio::deferred);
+                       }));
             auto chained = co_await std::move(set_then_get);
             REQUIRE(chained);
             CHECK(chained->value() == "links");
 
             // An error through a deferred operation is thrown at the co_await.
-            CHECK(co_await thrown_by(mc.get("", asio::deferred)) ==
-                  memcoro::error::invalid_key);
+            CHECK(co_await thrown_by(mc.get("", asio::deferred)) == memcoro::error::invalid_key);
         });
     }
 }
@@ -213,7 +228,8 @@ TEST_CASE("asio::use_future with the io_context on another thread") {
         std::thread runner([&] { ioc.run(); });
         {
             memcoro::client mc(ioc.get_executor(), options_for(server, mode));
-            std::future<bool> stored = mc.set("fut", "future-value", {.flags = 5}, asio::use_future);
+            std::future<bool> stored =
+                mc.set("fut", "future-value", {.flags = 5}, asio::use_future);
             CHECK(stored.get());
             std::future<std::optional<memcoro::item>> got = mc.get("fut", asio::use_future);
             auto it = got.get();
@@ -244,8 +260,8 @@ TEST_CASE("asio::use_future with the io_context on another thread") {
             auto b = mc.set("fb", "2", {}, asio::use_future);
             CHECK(a.get());
             CHECK(b.get());
-            auto many = mc.get_many(std::vector<std::string_view>{"fa", "fb"}, {}, asio::use_future)
-                            .get();
+            auto many =
+                mc.get_many(std::vector<std::string_view>{"fa", "fb"}, {}, asio::use_future).get();
             REQUIRE(many.size() == 2);
             CHECK(many[0].value() == "1");
             CHECK(many[1].value() == "2");
@@ -280,8 +296,8 @@ TEST_CASE("as_tuple(use_awaitable) and as_tuple(deferred) report errors without 
             auto [bad_ec, bad] = co_await mc.get(std::string(251, 'k'), tuple_awaitable);
             CHECK(bad_ec == memcoro::error::invalid_key);
             CHECK_FALSE(bad);
-            auto [bad2_ec, bad2] = co_await mc.set("k", std::string(2 << 20, 'v'), {},
-                                                   tuple_deferred);
+            auto [bad2_ec, bad2] =
+                co_await mc.set("k", std::string(2 << 20, 'v'), {}, tuple_deferred);
             CHECK(bad2_ec == memcoro::error::value_too_large);
             CHECK_FALSE(bad2);
 
@@ -308,41 +324,43 @@ TEST_CASE("awaitable operators: && runs operations together, || cancels the lose
         const std::string mode_name = name_of(mode);
         CAPTURE(mode_name);
         memcoro::test::flush(server);
-        run_client(options_for(server, mode), [&server](memcoro::client& mc) -> asio::awaitable<void> {
-            const auto [s1, s2, s3] =
-                co_await (mc.set("op-a", "A") && mc.set("op-b", "B") && mc.set("op-c", "C"));
-            CHECK((s1 && s2 && s3));
-            auto [a, b] = co_await (mc.get("op-a") && mc.get("op-b"));
-            REQUIRE(a);
-            REQUIRE(b);
-            CHECK(a->value() == "A");
-            CHECK(b->value() == "B");
+        run_client(
+            options_for(server, mode), [&server](memcoro::client& mc) -> asio::awaitable<void> {
+                const auto [s1, s2, s3] =
+                    co_await (mc.set("op-a", "A") && mc.set("op-b", "B") && mc.set("op-c", "C"));
+                CHECK((s1 && s2 && s3));
+                auto [a, b] = co_await (mc.get("op-a") && mc.get("op-b"));
+                REQUIRE(a);
+                REQUIRE(b);
+                CHECK(a->value() == "A");
+                CHECK(b->value() == "B");
 
-            // One failing operation fails the whole && and cancels the other, which then
-            // fails too: asio reports both, the left operand's first.
-            CHECK(co_await thrown_by(mc.get("") && mc.get("op-c")) == memcoro::error::invalid_key);
+                // One failing operation fails the whole && and cancels the other; when that
+                // one fails too, asio reports both, the left operand's first.
+                CHECK(co_await thrown_by(mc.get("") && mc.get("op-c")) ==
+                      memcoro::error::invalid_key);
 
-            // The get wins against a long timer, which is then cancelled.
-            asio::steady_timer slow(co_await asio::this_coro::executor, 30s);
-            auto first = co_await (mc.get("op-c") || slow.async_wait(asio::use_awaitable));
-            REQUIRE(first.index() == 0);
-            REQUIRE(std::get<0>(first));
-            CHECK(std::get<0>(first)->value() == "C");
+                // The get wins against a long timer, which is then cancelled.
+                asio::steady_timer slow(co_await asio::this_coro::executor, 30s);
+                auto first = co_await (mc.get("op-c") || slow.async_wait(asio::use_awaitable));
+                REQUIRE(first.index() == 0);
+                REQUIRE(std::get<0>(first));
+                CHECK(std::get<0>(first)->value() == "C");
 
-            // Against a server that does not answer, the timer wins and the get is
-            // cancelled after it was written; its late reply must not reach anyone else.
-            server.pause();
-            asio::steady_timer fast(co_await asio::this_coro::executor, 200ms);
-            auto lost = co_await (mc.get("op-a") || fast.async_wait(asio::use_awaitable));
-            CHECK(lost.index() == 1);
-            server.resume();
-            auto c = co_await mc.get("op-c");
-            REQUIRE(c);
-            CHECK(c->value() == "C");
-            auto a2 = co_await mc.get("op-a");
-            REQUIRE(a2);
-            CHECK(a2->value() == "A");
-        });
+                // Against a server that does not answer, the timer wins and the get is
+                // cancelled after it was written; its late reply must not reach anyone else.
+                server.pause();
+                asio::steady_timer fast(co_await asio::this_coro::executor, 200ms);
+                auto lost = co_await (mc.get("op-a") || fast.async_wait(asio::use_awaitable));
+                CHECK(lost.index() == 1);
+                server.resume();
+                auto c = co_await mc.get("op-c");
+                REQUIRE(c);
+                CHECK(c->value() == "C");
+                auto a2 = co_await mc.get("op-a");
+                REQUIRE(a2);
+                CHECK(a2->value() == "A");
+            });
     }
 }
 
@@ -356,50 +374,50 @@ TEST_CASE("a user-defined type with its own codec") {
         memcoro::test::flush(server);
         // Values the codec must refuse, written behind the client's back.
         CHECK(server.roundtrip(raw_set("pt-no-marker", "3,4", 0), "\r\n") == "STORED\r\n");
-        CHECK(server.roundtrip(raw_set("pt-garbage", "3;4", point_flags), "\r\n") ==
-              "STORED\r\n");
+        CHECK(server.roundtrip(raw_set("pt-garbage", "3;4", point_flags), "\r\n") == "STORED\r\n");
         CHECK(server.roundtrip(raw_set("pt-raw", "-7,8", point_flags), "\r\n") == "STORED\r\n");
 
-        run_client(options_for(server, mode), [&server](memcoro::client& mc) -> asio::awaitable<void> {
-            CHECK(co_await mc.set("pt", point{3, -4}));
-            // On the wire: the codec's text and its flags marker.
-            CHECK(raw_get(server, "pt") ==
-                  "VALUE pt " + std::to_string(point_flags) + " 4\r\n3,-4\r\nEND\r\n");
-            CHECK(co_await mc.get<point>("pt") == point{3, -4});
-            CHECK(co_await mc.get<point>("pt-raw") == point{-7, 8});
-            CHECK(co_await mc.get<point>("pt-missing") == std::nullopt);
+        run_client(
+            options_for(server, mode), [&server](memcoro::client& mc) -> asio::awaitable<void> {
+                CHECK(co_await mc.set("pt", point{3, -4}));
+                // On the wire: the codec's text and its flags marker.
+                CHECK(raw_get(server, "pt") ==
+                      "VALUE pt " + std::to_string(point_flags) + " 4\r\n3,-4\r\nEND\r\n");
+                CHECK(co_await mc.get<point>("pt") == point{3, -4});
+                CHECK(co_await mc.get<point>("pt-raw") == point{-7, 8});
+                CHECK(co_await mc.get<point>("pt-missing") == std::nullopt);
 
-            constexpr auto tuple = asio::as_tuple(asio::use_awaitable);
-            auto [ec1, p1] = co_await mc.get<point>("pt-no-marker", tuple);
-            CHECK(ec1 == memcoro::error::bad_value);
-            CHECK_FALSE(p1);
-            auto [ec2, p2] = co_await mc.get<point>("pt-garbage", tuple);
-            CHECK(ec2 == memcoro::error::bad_value);
-            CHECK_FALSE(p2);
-            CHECK(co_await thrown_by(mc.get<point>("pt-garbage")) == memcoro::error::bad_value);
+                constexpr auto tuple = asio::as_tuple(asio::use_awaitable);
+                auto [ec1, p1] = co_await mc.get<point>("pt-no-marker", tuple);
+                CHECK(ec1 == memcoro::error::bad_value);
+                CHECK_FALSE(p1);
+                auto [ec2, p2] = co_await mc.get<point>("pt-garbage", tuple);
+                CHECK(ec2 == memcoro::error::bad_value);
+                CHECK_FALSE(p2);
+                CHECK(co_await thrown_by(mc.get<point>("pt-garbage")) == memcoro::error::bad_value);
 
-            // Flags given to the call replace the codec's: the codec then refuses the value.
-            CHECK(co_await mc.set("pt-flags", point{1, 2}, {.flags = 9}));
-            auto raw = co_await mc.get("pt-flags");
-            REQUIRE(raw);
-            CHECK(raw->flags() == 9);
-            CHECK(raw->value() == "1,2");
-            auto [ec3, p3] = co_await mc.get<point>("pt-flags", tuple);
-            CHECK(ec3 == memcoro::error::bad_value);
+                // Flags given to the call replace the codec's: the codec then refuses the value.
+                CHECK(co_await mc.set("pt-flags", point{1, 2}, {.flags = 9}));
+                auto raw = co_await mc.get("pt-flags");
+                REQUIRE(raw);
+                CHECK(raw->flags() == 9);
+                CHECK(raw->value() == "1,2");
+                auto [ec3, p3] = co_await mc.get<point>("pt-flags", tuple);
+                CHECK(ec3 == memcoro::error::bad_value);
 
-            // The same type through add, replace and cas.
-            CHECK(co_await mc.add("pt-add", point{5, 5}));
-            CHECK_FALSE(co_await mc.add("pt-add", point{6, 6}));
-            CHECK(co_await mc.replace("pt-add", point{7, 7}));
-            auto with_cas = co_await mc.gets("pt-add");
-            REQUIRE(with_cas);
-            CHECK(co_await mc.cas("pt-add", point{8, 8}, with_cas->cas()) ==
-                  memcoro::cas_result::stored);
-            CHECK(co_await mc.get<point>("pt-add") == point{8, 8});
+                // The same type through add, replace and cas.
+                CHECK(co_await mc.add("pt-add", point{5, 5}));
+                CHECK_FALSE(co_await mc.add("pt-add", point{6, 6}));
+                CHECK(co_await mc.replace("pt-add", point{7, 7}));
+                auto with_cas = co_await mc.gets("pt-add");
+                REQUIRE(with_cas);
+                CHECK(co_await mc.cas("pt-add", point{8, 8}, with_cas->cas()) ==
+                      memcoro::cas_result::stored);
+                CHECK(co_await mc.get<point>("pt-add") == point{8, 8});
 
-            // A refused decode leaves the client working.
-            CHECK(co_await mc.get<point>("pt") == point{3, -4});
-        });
+                // A refused decode leaves the client working.
+                CHECK(co_await mc.get<point>("pt") == point{3, -4});
+            });
     }
 }
 
@@ -409,65 +427,66 @@ TEST_CASE("built-in codecs: strings, byte vectors, integers") {
         const std::string mode_name = name_of(mode);
         CAPTURE(mode_name);
         memcoro::test::flush(server);
-        run_client(options_for(server, mode), [&server](memcoro::client& mc) -> asio::awaitable<void> {
-            // Strings keep every byte, NUL and CRLF included.
-            const std::string text("line one\r\nEND\r\n\0VALUE x 0 1\r\n", 29);
-            CHECK(co_await mc.set("str", text));
-            CHECK(co_await mc.get<std::string>("str") == text);
-            const std::string_view view = "a string_view";
-            CHECK(co_await mc.set("view", view));
-            CHECK(co_await mc.get<std::string>("view") == std::string(view));
-            CHECK(co_await mc.set("empty", std::string()));
-            CHECK(co_await mc.get<std::string>("empty") == std::string());
+        run_client(
+            options_for(server, mode), [&server](memcoro::client& mc) -> asio::awaitable<void> {
+                // Strings keep every byte, NUL and CRLF included.
+                const std::string text("line one\r\nEND\r\n\0VALUE x 0 1\r\n", 29);
+                CHECK(co_await mc.set("str", text));
+                CHECK(co_await mc.get<std::string>("str") == text);
+                const std::string_view view = "a string_view";
+                CHECK(co_await mc.set("view", view));
+                CHECK(co_await mc.get<std::string>("view") == std::string(view));
+                CHECK(co_await mc.set("empty", std::string()));
+                CHECK(co_await mc.get<std::string>("empty") == std::string());
 
-            std::vector<std::byte> bytes;
-            for (int round = 0; round < 4; ++round) {
-                for (int b = 0; b < 256; ++b) bytes.push_back(static_cast<std::byte>(b));
-            }
-            CHECK(co_await mc.set("bytes", bytes));
-            CHECK(co_await mc.get<std::vector<std::byte>>("bytes") == bytes);
-            CHECK(co_await mc.set("span", std::span<const std::byte>(bytes).subspan(250, 10)));
-            const auto span_back = co_await mc.get<std::vector<std::byte>>("span");
-            REQUIRE(span_back);
-            CHECK(std::equal(span_back->begin(), span_back->end(), bytes.begin() + 250,
-                             bytes.begin() + 260));
+                std::vector<std::byte> bytes;
+                for (int round = 0; round < 4; ++round) {
+                    for (int b = 0; b < 256; ++b) bytes.push_back(static_cast<std::byte>(b));
+                }
+                CHECK(co_await mc.set("bytes", bytes));
+                CHECK(co_await mc.get<std::vector<std::byte>>("bytes") == bytes);
+                CHECK(co_await mc.set("span", std::span<const std::byte>(bytes).subspan(250, 10)));
+                const auto span_back = co_await mc.get<std::vector<std::byte>>("span");
+                REQUIRE(span_back);
+                CHECK(std::equal(span_back->begin(), span_back->end(), bytes.begin() + 250,
+                                 bytes.begin() + 260));
 
-            // Integers are decimal text, so incr/decr work on them.
-            CHECK(co_await mc.set("int", 100));
-            CHECK(raw_get(server, "int") == "VALUE int 0 3\r\n100\r\nEND\r\n");
-            CHECK(co_await mc.get<int>("int") == 100);
-            CHECK(co_await mc.decr("int", 1) == 99u);
-            // The server shortened the number in place, leaving a space (protocol.md 1.9).
-            CHECK(raw_get(server, "int") == "VALUE int 0 3\r\n99 \r\nEND\r\n");
-            CHECK(co_await mc.get<int>("int") == 99);
-            CHECK(co_await mc.get<long long>("int") == 99);
+                // Integers are decimal text, so incr/decr work on them.
+                CHECK(co_await mc.set("int", 100));
+                CHECK(raw_get(server, "int") == "VALUE int 0 3\r\n100\r\nEND\r\n");
+                CHECK(co_await mc.get<int>("int") == 100);
+                CHECK(co_await mc.decr("int", 1) == 99u);
+                // The server shortened the number in place, leaving a space (protocol.md 1.9).
+                CHECK(raw_get(server, "int") == "VALUE int 0 3\r\n99 \r\nEND\r\n");
+                CHECK(co_await mc.get<int>("int") == 99);
+                CHECK(co_await mc.get<long long>("int") == 99);
 
-            CHECK(co_await mc.set("u64", std::numeric_limits<std::uint64_t>::max()));
-            CHECK(co_await mc.incr("u64", 1) == 0u);  // wraps
-            const auto padded = co_await mc.get("u64");
-            REQUIRE(padded);
-            CHECK(padded->value() == "0" + std::string(19, ' '));
-            CHECK(co_await mc.get<std::uint64_t>("u64") == 0u);
+                CHECK(co_await mc.set("u64", std::numeric_limits<std::uint64_t>::max()));
+                CHECK(co_await mc.incr("u64", 1) == 0u);  // wraps
+                const auto padded = co_await mc.get("u64");
+                REQUIRE(padded);
+                CHECK(padded->value() == "0" + std::string(19, ' '));
+                CHECK(co_await mc.get<std::uint64_t>("u64") == 0u);
 
-            CHECK(co_await mc.set("neg", -42));
-            CHECK(co_await mc.get<int>("neg") == -42);
-            CHECK(co_await mc.set("short", std::int16_t{-300}));
-            CHECK(co_await mc.get<std::int16_t>("short") == -300);
+                CHECK(co_await mc.set("neg", -42));
+                CHECK(co_await mc.get<int>("neg") == -42);
+                CHECK(co_await mc.set("short", std::int16_t{-300}));
+                CHECK(co_await mc.get<std::int16_t>("short") == -300);
 
-            // Text that is not a number of the asked type is refused.
-            constexpr auto tuple = asio::as_tuple(asio::use_awaitable);
-            CHECK(co_await mc.set("nan", "12abc"));
-            auto [e1, v1] = co_await mc.get<int>("nan", tuple);
-            CHECK(e1 == memcoro::error::bad_value);
-            auto [e2, v2] = co_await mc.get<unsigned>("neg", tuple);
-            CHECK(e2 == memcoro::error::bad_value);
-            CHECK(co_await mc.set("big", 70000));
-            auto [e3, v3] = co_await mc.get<std::int16_t>("big", tuple);
-            CHECK(e3 == memcoro::error::bad_value);
-            auto [e4, v4] = co_await mc.get<int>("empty", tuple);
-            CHECK(e4 == memcoro::error::bad_value);
-            CHECK(co_await mc.get<int>("int-missing") == std::nullopt);
-        });
+                // Text that is not a number of the asked type is refused.
+                constexpr auto tuple = asio::as_tuple(asio::use_awaitable);
+                CHECK(co_await mc.set("nan", "12abc"));
+                auto [e1, v1] = co_await mc.get<int>("nan", tuple);
+                CHECK(e1 == memcoro::error::bad_value);
+                auto [e2, v2] = co_await mc.get<unsigned>("neg", tuple);
+                CHECK(e2 == memcoro::error::bad_value);
+                CHECK(co_await mc.set("big", 70000));
+                auto [e3, v3] = co_await mc.get<std::int16_t>("big", tuple);
+                CHECK(e3 == memcoro::error::bad_value);
+                auto [e4, v4] = co_await mc.get<int>("empty", tuple);
+                CHECK(e4 == memcoro::error::bad_value);
+                CHECK(co_await mc.get<int>("int-missing") == std::nullopt);
+            });
     }
 }
 
@@ -590,7 +609,8 @@ TEST_CASE("errors_as_misses: reads of a stopped or hung server miss; writes stil
             server.restart();
             bool stored = false;
             for (int attempt = 0; attempt < 100 && !stored; ++attempt) {
-                auto [ec, ok] = co_await mc.set("eam", "again", {}, asio::as_tuple(asio::use_awaitable));
+                auto [ec, ok] =
+                    co_await mc.set("eam", "again", {}, asio::as_tuple(asio::use_awaitable));
                 stored = !ec && ok;
                 if (!stored) co_await memcoro::test::sleep_for(100ms);
             }
@@ -613,8 +633,8 @@ TEST_CASE("get_many and gets_many: hits in request order with their keys") {
                 CHECK(co_await mc.set("gm" + std::to_string(i), "v" + std::to_string(i),
                                       {.flags = static_cast<std::uint32_t>(i)}));
             }
-            const std::vector<std::string_view> keys{"gm4", "gm1", "gm0", "gm8", "gm4", "gm9",
-                                                     "gm2"};
+            const std::vector<std::string_view> keys{"gm4", "gm1", "gm0", "gm8",
+                                                     "gm4", "gm9", "gm2"};
             auto hits = co_await mc.get_many(keys);
             const std::vector<std::string> expected{"gm4", "gm0", "gm8", "gm4", "gm2"};
             REQUIRE(hits.size() == expected.size());
@@ -622,7 +642,8 @@ TEST_CASE("get_many and gets_many: hits in request order with their keys") {
                 CAPTURE(i);
                 CHECK(hits[i].key() == expected[i]);
                 CHECK(hits[i].value() == "v" + expected[i].substr(2));
-                CHECK(hits[i].flags() == static_cast<std::uint32_t>(std::stoi(expected[i].substr(2))));
+                CHECK(hits[i].flags() ==
+                      static_cast<std::uint32_t>(std::stoi(expected[i].substr(2))));
                 CHECK(hits[i].cas() == 0);
             }
 
@@ -685,56 +706,59 @@ TEST_CASE("set_many stores every item; bad input refuses the whole batch before 
         const std::string mode_name = name_of(mode);
         CAPTURE(mode_name);
         memcoro::test::flush(server);
-        run_client(options_for(server, mode), [&server](memcoro::client& mc) -> asio::awaitable<void> {
-            std::vector<std::string> keys;
-            std::vector<std::string> values;
-            for (int i = 0; i < 100; ++i) {
-                keys.push_back("sm-" + std::to_string(i));
-                values.push_back(std::string(static_cast<std::size_t>(i * 50), 'a' + i % 26));
-            }
-            std::vector<memcoro::key_value> batch;
-            for (std::size_t i = 0; i < keys.size(); ++i) batch.push_back({keys[i], values[i]});
-            CHECK((co_await mc.set_many(batch, {.flags = 77})).empty());
-            std::vector<std::string_view> asked(keys.begin(), keys.end());
-            auto hits = co_await mc.get_many(asked);
-            REQUIRE(hits.size() == keys.size());
-            for (std::size_t i = 0; i < hits.size(); ++i) {
-                CHECK(hits[i].value() == values[i]);
-                CHECK(hits[i].flags() == 77);
-            }
+        run_client(
+            options_for(server, mode), [&server](memcoro::client& mc) -> asio::awaitable<void> {
+                std::vector<std::string> keys;
+                std::vector<std::string> values;
+                for (int i = 0; i < 100; ++i) {
+                    keys.push_back("sm-" + std::to_string(i));
+                    values.push_back(std::string(static_cast<std::size_t>(i * 50), 'a' + i % 26));
+                }
+                std::vector<memcoro::key_value> batch;
+                for (std::size_t i = 0; i < keys.size(); ++i) batch.push_back({keys[i], values[i]});
+                CHECK((co_await mc.set_many(batch, {.flags = 77})).empty());
+                std::vector<std::string_view> asked(keys.begin(), keys.end());
+                auto hits = co_await mc.get_many(asked);
+                REQUIRE(hits.size() == keys.size());
+                for (std::size_t i = 0; i < hits.size(); ++i) {
+                    CHECK(hits[i].value() == values[i]);
+                    CHECK(hits[i].flags() == 77);
+                }
 
-            // One oversized value or bad key: nothing of the batch reaches the server.
-            const std::string cmd_set = memcoro::test::raw_stat(server, "cmd_set");
-            const std::string too_big(mc.options().max_value_size + 1, 'x');
-            const std::vector<memcoro::key_value> with_big{
-                {"sm-new-1", "a"}, {"sm-new-2", too_big}, {"sm-new-3", "c"}};
-            constexpr auto tuple = asio::as_tuple(asio::use_awaitable);
-            auto [e1, r1] = co_await mc.set_many(with_big, {}, tuple);
-            CHECK(e1 == memcoro::error::value_too_large);
-            const std::vector<memcoro::key_value> with_bad_key{{"sm-new-1", "a"}, {"bad key", "b"}};
-            auto [e2, r2] = co_await mc.set_many(with_bad_key, {}, tuple);
-            CHECK(e2 == memcoro::error::invalid_key);
-            auto [e3, r3] = co_await mc.set_many(std::span<const memcoro::key_value>{}, {}, tuple);
-            CHECK(e3 == memcoro::error::invalid_argument);
-            CHECK(memcoro::test::raw_stat(server, "cmd_set") == cmd_set);
-            CHECK_FALSE(co_await mc.get("sm-new-1"));
+                // One oversized value or bad key: nothing of the batch reaches the server.
+                const std::string cmd_set = memcoro::test::raw_stat(server, "cmd_set");
+                const std::string too_big(mc.options().max_value_size + 1, 'x');
+                const std::vector<memcoro::key_value> with_big{
+                    {"sm-new-1", "a"}, {"sm-new-2", too_big}, {"sm-new-3", "c"}};
+                constexpr auto tuple = asio::as_tuple(asio::use_awaitable);
+                auto [e1, r1] = co_await mc.set_many(with_big, {}, tuple);
+                CHECK(e1 == memcoro::error::value_too_large);
+                const std::vector<memcoro::key_value> with_bad_key{{"sm-new-1", "a"},
+                                                                   {"bad key", "b"}};
+                auto [e2, r2] = co_await mc.set_many(with_bad_key, {}, tuple);
+                CHECK(e2 == memcoro::error::invalid_key);
+                auto [e3, r3] =
+                    co_await mc.set_many(std::span<const memcoro::key_value>{}, {}, tuple);
+                CHECK(e3 == memcoro::error::invalid_argument);
+                CHECK(memcoro::test::raw_stat(server, "cmd_set") == cmd_set);
+                CHECK_FALSE(co_await mc.get("sm-new-1"));
 
-            // noreply: nothing to report, and the values are there.
-            const std::vector<memcoro::key_value> quiet{{"sm-q1", "q1"}, {"sm-q2", "q2"}};
-            CHECK((co_await mc.set_many(quiet, {.noreply = true})).empty());
-            CHECK(value_of(co_await mc.get("sm-q2")) == "q2");
+                // noreply: nothing to report, and the values are there.
+                const std::vector<memcoro::key_value> quiet{{"sm-q1", "q1"}, {"sm-q2", "q2"}};
+                CHECK((co_await mc.set_many(quiet, {.noreply = true})).empty());
+                CHECK(value_of(co_await mc.get("sm-q2")) == "q2");
 
-            // A value within the client's limit that the server's item size cannot hold
-            // (protocol.md 1.4): the server refuses it alone, and says so.
-            const std::string server_too_big(mc.options().max_value_size, 'z');
-            const std::vector<memcoro::key_value> mixed{
-                {"sm-m1", "one"}, {"sm-m2", server_too_big}, {"sm-m3", "three"}};
-            auto [e4, r4] = co_await mc.set_many(mixed, {}, tuple);
-            CHECK(e4 == memcoro::error::server_error);
-            CHECK(value_of(co_await mc.get("sm-m1")) == "one");
-            CHECK_FALSE(co_await mc.get("sm-m2"));
-            CHECK(value_of(co_await mc.get("sm-m3")) == "three");
-        });
+                // A value within the client's limit that the server's item size cannot hold
+                // (protocol.md 1.4): the server refuses it alone, and says so.
+                const std::string server_too_big(mc.options().max_value_size, 'z');
+                const std::vector<memcoro::key_value> mixed{
+                    {"sm-m1", "one"}, {"sm-m2", server_too_big}, {"sm-m3", "three"}};
+                auto [e4, r4] = co_await mc.set_many(mixed, {}, tuple);
+                CHECK(e4 == memcoro::error::server_error);
+                CHECK(value_of(co_await mc.get("sm-m1")) == "one");
+                CHECK_FALSE(co_await mc.get("sm-m2"));
+                CHECK(value_of(co_await mc.get("sm-m3")) == "three");
+            });
     }
 }
 
@@ -746,8 +770,8 @@ TEST_CASE("remove_many counts the keys that existed") {
         memcoro::test::flush(server);
         run_client(options_for(server, mode), [](memcoro::client& mc) -> asio::awaitable<void> {
             for (int i = 1; i <= 5; ++i) CHECK(co_await mc.set("rm" + std::to_string(i), "x"));
-            const std::vector<std::string_view> keys{"rm1", "nope1", "rm2", "rm3", "nope2",
-                                                     "rm4", "rm5", "rm1"};
+            const std::vector<std::string_view> keys{"rm1",   "nope1", "rm2", "rm3",
+                                                     "nope2", "rm4",   "rm5", "rm1"};
             CHECK(co_await mc.remove_many(keys) == 5u);
             CHECK(co_await mc.remove_many(keys) == 0u);
             CHECK((co_await mc.get_many(keys)).empty());
@@ -758,8 +782,8 @@ TEST_CASE("remove_many counts the keys that existed") {
             CHECK_FALSE(co_await mc.get("rq1"));
             CHECK_FALSE(co_await mc.get("rq2"));
             const std::vector<std::string_view> with_empty{"ok", ""};
-            auto [ec, n] = co_await mc.remove_many(with_empty, {},
-                                                   asio::as_tuple(asio::use_awaitable));
+            auto [ec, n] =
+                co_await mc.remove_many(with_empty, {}, asio::as_tuple(asio::use_awaitable));
             CHECK(ec == memcoro::error::invalid_key);
         });
     }
@@ -773,70 +797,72 @@ TEST_CASE("stats in its forms") {
         const std::string mode_name = name_of(mode);
         CAPTURE(mode_name);
         memcoro::test::flush(server);
-        run_client(options_for(server, mode), [&server](memcoro::client& mc) -> asio::awaitable<void> {
-            auto general = co_await mc.stats();
-            REQUIRE_FALSE(general.empty());
-            CHECK(general.front().first == "pid");
-            CHECK(stat_of(general, "pid") == std::to_string(server.pid()));
-            CHECK(stat_of(general, "version") == "1.6.18");
-            CHECK(stat_of(general, "rusage_user").find('.') != std::string::npos);
+        run_client(
+            options_for(server, mode), [&server](memcoro::client& mc) -> asio::awaitable<void> {
+                auto general = co_await mc.stats();
+                REQUIRE_FALSE(general.empty());
+                CHECK(general.front().first == "pid");
+                CHECK(stat_of(general, "pid") == std::to_string(server.pid()));
+                CHECK(stat_of(general, "version") == "1.6.18");
+                CHECK(stat_of(general, "rusage_user").find('.') != std::string::npos);
 
-            auto settings = co_await mc.stats("settings");
-            CHECK(stat_of(settings, "item_size_max") == "1048576");
-            CHECK(stat_of(settings, "maxconns") != "<absent>");
+                auto settings = co_await mc.stats("settings");
+                CHECK(stat_of(settings, "item_size_max") == "1048576");
+                CHECK(stat_of(settings, "maxconns") != "<absent>");
 
-            CHECK(co_await mc.set("st", "v"));
-            CHECK(co_await mc.get("st"));
-            CHECK(std::stoi(stat_of(co_await mc.stats(), "get_hits")) >= 1);
-            CHECK((co_await mc.stats("reset")).empty());
-            CHECK(stat_of(co_await mc.stats(), "get_hits") == "0");
+                CHECK(co_await mc.set("st", "v"));
+                CHECK(co_await mc.get("st"));
+                CHECK(std::stoi(stat_of(co_await mc.stats(), "get_hits")) >= 1);
+                CHECK((co_await mc.stats("reset")).empty());
+                CHECK(stat_of(co_await mc.stats(), "get_hits") == "0");
 
-            CHECK_FALSE((co_await mc.stats("items")).empty());
-            CHECK_FALSE((co_await mc.stats("slabs")).empty());
-            CHECK(stat_of(co_await mc.stats("slabs"), "active_slabs") != "<absent>");
-            CHECK_FALSE((co_await mc.stats("conns")).empty());
+                CHECK_FALSE((co_await mc.stats("items")).empty());
+                CHECK_FALSE((co_await mc.stats("slabs")).empty());
+                CHECK(stat_of(co_await mc.stats("slabs"), "active_slabs") != "<absent>");
+                CHECK_FALSE((co_await mc.stats("conns")).empty());
 
-            // One line and no END (protocol.md 1.11).
-            auto enabled = co_await mc.stats("sizes_enable");
-            REQUIRE(enabled.size() == 1);
-            CHECK(enabled[0] == std::pair<std::string, std::string>{"sizes_status", "enabled"});
-            CHECK(co_await mc.set("sized", std::string(1000, 's')));  // counted from now on
-            auto sizes = co_await mc.stats("sizes");
-            CHECK(stat_of(sizes, "sizes_status") == "<absent>");
-            CHECK_FALSE(sizes.empty());
-            auto disabled = co_await mc.stats("sizes_disable");
-            REQUIRE(disabled.size() == 1);
-            CHECK(disabled[0] == std::pair<std::string, std::string>{"sizes_status", "disabled"});
-            CHECK(stat_of(co_await mc.stats("sizes"), "sizes_status") == "disabled");
+                // One line and no END (protocol.md 1.11).
+                auto enabled = co_await mc.stats("sizes_enable");
+                REQUIRE(enabled.size() == 1);
+                CHECK(enabled[0] == std::pair<std::string, std::string>{"sizes_status", "enabled"});
+                CHECK(co_await mc.set("sized", std::string(1000, 's')));  // counted from now on
+                auto sizes = co_await mc.stats("sizes");
+                CHECK(stat_of(sizes, "sizes_status") == "<absent>");
+                CHECK_FALSE(sizes.empty());
+                auto disabled = co_await mc.stats("sizes_disable");
+                REQUIRE(disabled.size() == 1);
+                CHECK(disabled[0] ==
+                      std::pair<std::string, std::string>{"sizes_status", "disabled"});
+                CHECK(stat_of(co_await mc.stats("sizes"), "sizes_status") == "disabled");
 
-            CHECK((co_await mc.stats("detail on")).empty());
-            // Traffic on the prefix "user", through a connection of its own.
-            CHECK(server.roundtrip(raw_set("user:1", "u"), "\r\n") == "STORED\r\n");
-            (void)raw_get(server, "user:1");
-            (void)raw_get(server, "user:2");
-            auto dump = co_await mc.stats("detail dump");
-            const std::string user = stat_of(dump, "user");
-            CHECK(user.find("get 2") != std::string::npos);
-            CHECK(user.find("hit 1") != std::string::npos);
-            CHECK(user.find("set 1") != std::string::npos);
-            CHECK((co_await mc.stats("detail off")).empty());
+                CHECK((co_await mc.stats("detail on")).empty());
+                // Traffic on the prefix "user", through a connection of its own.
+                CHECK(server.roundtrip(raw_set("user:1", "u"), "\r\n") == "STORED\r\n");
+                (void)raw_get(server, "user:1");
+                (void)raw_get(server, "user:2");
+                auto dump = co_await mc.stats("detail dump");
+                const std::string user = stat_of(dump, "user");
+                CHECK(user.find("get 2") != std::string::npos);
+                CHECK(user.find("hit 1") != std::string::npos);
+                CHECK(user.find("set 1") != std::string::npos);
+                CHECK((co_await mc.stats("detail off")).empty());
 
-            // ITEM lines; which items show depends on the server's LRU maintainer (it
-            // lists the cold LRU only), so only their shape is certain.
-            auto dumped = co_await mc.stats("cachedump 1 100");
-            for (const auto& [key, rest] : dumped) CHECK(rest.starts_with("["));
+                // ITEM lines; which items show depends on the server's LRU maintainer (it
+                // lists the cold LRU only), so only their shape is certain.
+                auto dumped = co_await mc.stats("cachedump 1 100");
+                for (const auto& [key, rest] : dumped) CHECK(rest.starts_with("["));
 
-            // Forms the server refuses are errors; the client goes on.
-            constexpr auto tuple = asio::as_tuple(asio::use_awaitable);
-            auto [e1, r1] = co_await mc.stats("no_such_group", tuple);
-            CHECK(e1 == memcoro::error::unknown_command);
-            auto [e2, r2] = co_await mc.stats("detail", tuple);
-            CHECK(e2 == memcoro::error::client_error);
-            // Arguments that would smuggle in another command never reach the server.
-            auto [e3, r3] = co_await mc.stats("items\r\nflush_all", tuple);
-            CHECK(e3 == memcoro::error::invalid_argument);
-            CHECK(value_of(co_await mc.get("st")) == "v");
-        });
+                // Forms the server refuses are errors; the client goes on.
+                constexpr auto tuple = asio::as_tuple(asio::use_awaitable);
+                auto [e1, r1] = co_await mc.stats("no_such_group", tuple);
+                CHECK(e1 == memcoro::error::unknown_command);
+                auto [e2, r2] = co_await mc.stats("detail", tuple);
+                CHECK(e2 == memcoro::error::client_error);
+                // Arguments that would smuggle in another command never reach the server.
+                auto [e3, r3] = co_await mc.stats("items\r\nflush_all", tuple);
+                CHECK(e3 == memcoro::error::invalid_argument);
+                CHECK(value_of(co_await mc.get("st")) == "v");
+            });
     }
 }
 
@@ -846,45 +872,46 @@ TEST_CASE("version, verbosity, flush_all (now and delayed), cache_memlimit") {
         const std::string mode_name = name_of(mode);
         CAPTURE(mode_name);
         memcoro::test::flush(server);
-        run_client(options_for(server, mode), [&server](memcoro::client& mc) -> asio::awaitable<void> {
-            const std::string v = co_await mc.version();
-            CHECK(v.starts_with("1.6.18"));
+        run_client(
+            options_for(server, mode), [&server](memcoro::client& mc) -> asio::awaitable<void> {
+                const std::string v = co_await mc.version();
+                CHECK(v.starts_with("1.6.18"));
 
-            co_await mc.verbosity(1);
-            co_await mc.verbosity(0, {.noreply = true});
-            CHECK(co_await mc.set("vb", "still-in-sync"));
-            CHECK(value_of(co_await mc.get("vb")) == "still-in-sync");
+                co_await mc.verbosity(1);
+                co_await mc.verbosity(0, {.noreply = true});
+                CHECK(co_await mc.set("vb", "still-in-sync"));
+                CHECK(value_of(co_await mc.get("vb")) == "still-in-sync");
 
-            co_await mc.cache_memlimit(64);
-            CHECK(memcoro::test::raw_stat(server, "maxbytes", "settings") ==
-                  std::to_string(64 << 20));
-            CHECK(co_await thrown_by(mc.cache_memlimit(1)) == memcoro::error::server_error);
-            CHECK(memcoro::test::raw_stat(server, "maxbytes", "settings") ==
-                  std::to_string(64 << 20));
-            CHECK(value_of(co_await mc.get("vb")) == "still-in-sync");
+                co_await mc.cache_memlimit(64);
+                CHECK(memcoro::test::raw_stat(server, "maxbytes", "settings") ==
+                      std::to_string(64 << 20));
+                CHECK(co_await thrown_by(mc.cache_memlimit(1)) == memcoro::error::server_error);
+                CHECK(memcoro::test::raw_stat(server, "maxbytes", "settings") ==
+                      std::to_string(64 << 20));
+                CHECK(value_of(co_await mc.get("vb")) == "still-in-sync");
 
-            const std::vector<std::string_view> flushed{"f1", "f2", "f3"};
-            for (const auto k : flushed) CHECK(co_await mc.set(k, "x"));
-            co_await mc.flush_all();
-            CHECK((co_await mc.get_many(flushed)).empty());
-            CHECK_FALSE(co_await mc.gets("f1"));
+                const std::vector<std::string_view> flushed{"f1", "f2", "f3"};
+                for (const auto k : flushed) CHECK(co_await mc.set(k, "x"));
+                co_await mc.flush_all();
+                CHECK((co_await mc.get_many(flushed)).empty());
+                CHECK_FALSE(co_await mc.gets("f1"));
 
-            // Delayed: still there now, gone within a few seconds. The server's clock
-            // ticks once a second, so 3 s leaves room for the first check.
-            CHECK(co_await mc.set("fd", "x"));
-            co_await mc.flush_all(3s);
-            CHECK(co_await mc.get("fd"));
-            bool gone = false;
-            for (int i = 0; i < 70 && !gone; ++i) {
-                co_await memcoro::test::sleep_for(100ms);
-                gone = !(co_await mc.get("fd"));
-            }
-            CHECK(gone);
-            // noreply flush, then a fence that sees it.
-            CHECK(co_await mc.set("fq", "x"));
-            co_await mc.flush_all(0s, {.noreply = true});
-            CHECK_FALSE(co_await mc.get("fq"));
-        });
+                // Delayed: still there now, gone within a few seconds. The server's clock
+                // ticks once a second, so 3 s leaves room for the first check.
+                CHECK(co_await mc.set("fd", "x"));
+                co_await mc.flush_all(3s);
+                CHECK(co_await mc.get("fd"));
+                bool gone = false;
+                for (int i = 0; i < 70 && !gone; ++i) {
+                    co_await memcoro::test::sleep_for(100ms);
+                    gone = !(co_await mc.get("fd"));
+                }
+                CHECK(gone);
+                // noreply flush, then a fence that sees it.
+                CHECK(co_await mc.set("fq", "x"));
+                co_await mc.flush_all(0s, {.noreply = true});
+                CHECK_FALSE(co_await mc.get("fq"));
+            });
     }
 }
 
@@ -894,24 +921,25 @@ TEST_CASE("quit: the server closes the connection and the next operation reconne
         const std::string mode_name = name_of(mode);
         CAPTURE(mode_name);
         memcoro::test::flush(server);
-        run_client(options_for(server, mode), [&server](memcoro::client& mc) -> asio::awaitable<void> {
-            CHECK(co_await mc.set("q", "kept"));
-            const int before = std::stoi(memcoro::test::raw_stat(server, "total_connections"));
-            co_await mc.quit();
-            // Right away: the connection the quit went out on must not take this one.
-            auto [ec, it] = co_await mc.get("q", asio::as_tuple(asio::use_awaitable));
-            CHECK_FALSE(ec);
-            CHECK(value_of(it) == "kept");
-            // The get came through a new connection (the raw stats add one each).
-            const int after = std::stoi(memcoro::test::raw_stat(server, "total_connections"));
-            CHECK(after - before >= 2);
+        run_client(
+            options_for(server, mode), [&server](memcoro::client& mc) -> asio::awaitable<void> {
+                CHECK(co_await mc.set("q", "kept"));
+                const int before = std::stoi(memcoro::test::raw_stat(server, "total_connections"));
+                co_await mc.quit();
+                // Right away: the connection the quit went out on must not take this one.
+                auto [ec, it] = co_await mc.get("q", asio::as_tuple(asio::use_awaitable));
+                CHECK_FALSE(ec);
+                CHECK(value_of(it) == "kept");
+                // The get came through a new connection (the raw stats add one each).
+                const int after = std::stoi(memcoro::test::raw_stat(server, "total_connections"));
+                CHECK(after - before >= 2);
 
-            auto [quit_ec] = co_await mc.quit(asio::as_tuple(asio::use_awaitable));
-            CHECK_FALSE(quit_ec);
-            co_await memcoro::test::sleep_for(200ms);  // the close has certainly arrived
-            CHECK(co_await mc.set("q2", "after-quit"));
-            CHECK(value_of(co_await mc.get("q2")) == "after-quit");
-        });
+                auto [quit_ec] = co_await mc.quit(asio::as_tuple(asio::use_awaitable));
+                CHECK_FALSE(quit_ec);
+                co_await memcoro::test::sleep_for(200ms);  // the close has certainly arrived
+                CHECK(co_await mc.set("q2", "after-quit"));
+                CHECK(value_of(co_await mc.get("q2")) == "after-quit");
+            });
     }
 }
 
@@ -923,13 +951,14 @@ TEST_CASE("shutdown stops a server started with -A; without -A it is refused") {
     for (auto mode : all_modes) {
         for (bool graceful : {false, true}) {
             const std::string mode_name = name_of(mode);
-        CAPTURE(mode_name);
+            CAPTURE(mode_name);
             CAPTURE(graceful);
             if (!server.running()) server.restart();
-            run_client(options_for(server, mode), [&, graceful](memcoro::client& mc) -> asio::awaitable<void> {
-                CHECK(co_await mc.set("s", "x"));
-                co_await mc.shutdown(graceful);
-            });
+            run_client(options_for(server, mode),
+                       [&, graceful](memcoro::client& mc) -> asio::awaitable<void> {
+                           CHECK(co_await mc.set("s", "x"));
+                           co_await mc.shutdown(graceful);
+                       });
             // The process exits (it stays a zombie until the fixture reaps it).
             bool gone = false;
             for (int i = 0; i < 100 && !gone; ++i) {
@@ -949,5 +978,33 @@ TEST_CASE("shutdown stops a server started with -A; without -A it is refused") {
             CHECK(value_of(co_await mc.get("alive")) == "yes");
         });
         CHECK(plain.roundtrip("version\r\n", "\r\n").starts_with("VERSION 1.6.18"));
+    }
+}
+
+TEST_CASE("an IPv6 loopback address: [::1]:port") {
+    if (!ipv6_loopback_available()) {
+        MESSAGE("skipped: this machine has no ::1");
+        return;
+    }
+    // A second -l adds a listener: the fixture's own 127.0.0.1 one stays.
+    memcached_server server(std::vector<std::string>{"-l", "::1"});
+    for (auto mode : all_modes) {
+        const std::string mode_name = name_of(mode);
+        CAPTURE(mode_name);
+        auto options = options_for(server, mode);
+        options.server = "[::1]:" + std::to_string(server.port());
+        run_client(options, [&server](memcoro::client& mc) -> asio::awaitable<void> {
+            CHECK(co_await mc.set("v6", "over-ipv6", {.flags = 6}));
+            CHECK(value_of(co_await mc.get("v6")) == "over-ipv6");
+            // The same server, seen from 127.0.0.1.
+            CHECK(raw_get(server, "v6") == "VALUE v6 6 9\r\nover-ipv6\r\nEND\r\n");
+            // And this client's connection really is an IPv6 one.
+            bool on_ipv6 = false;
+            const auto conns = co_await mc.stats("conns");
+            for (const auto& [name, value] : conns) {
+                if (name.ends_with(":addr") && value.starts_with("tcp6:")) on_ipv6 = true;
+            }
+            CHECK(on_ipv6);
+        });
     }
 }

@@ -41,7 +41,8 @@ std::vector<std::string> bad_keys() {
         "lf\nhere",
         "crlf\r\nget x",
         std::string("nul\0byte", 8),
-        "\x01" "control",
+        "\x01"
+        "control",
         "del\x7f",
         "caf\xc3\xa9",  // UTF-8: refused unless allow_high_bytes_in_keys
         "\xff",
@@ -53,10 +54,10 @@ std::vector<std::string> bad_keys() {
 std::map<std::string, long> command_counters(const memcached_server& server) {
     const std::string reply = server.roundtrip("stats\r\n", "END\r\n");
     std::map<std::string, long> out;
-    for (const auto* name : {"cmd_get", "cmd_set", "cmd_touch", "delete_hits", "delete_misses",
-                             "incr_hits", "incr_misses", "decr_hits", "decr_misses", "cas_misses",
-                             "cas_hits", "cas_badval", "get_misses", "get_hits",
-                             "total_connections"}) {
+    for (const auto* name :
+         {"cmd_get", "cmd_set", "cmd_touch", "delete_hits", "delete_misses", "incr_hits",
+          "incr_misses", "decr_hits", "decr_misses", "cas_misses", "cas_hits", "cas_badval",
+          "get_misses", "get_hits", "total_connections"}) {
         const std::string needle = std::string("STAT ") + name + " ";
         const auto at = reply.find(needle);
         REQUIRE(at != std::string::npos);
@@ -197,34 +198,36 @@ TEST_CASE("invalid keys are refused before sending; the same client goes on") {
         memcoro::test::flush(server);
         CHECK(server.roundtrip(memcoro::test::raw_set("good", "good-value"), "\r\n") ==
               "STORED\r\n");
-        run_client(options_for(server, mode), [&server](memcoro::client& mc) -> asio::awaitable<void> {
-            CHECK(value_of(co_await mc.get("good")) == "good-value");  // connected
-            auto counters = command_counters(server);
-            int good_reads = 0;
-            for (const auto& key : bad_keys()) {
-                CAPTURE(key);
-                good_reads += co_await try_every_operation(mc, key, memcoro::error::invalid_key);
-            }
-            // Nothing reached the server but the good reads, all on the first connection:
-            // the one new connection is this stats read's own.
-            auto after = command_counters(server);
-            for (const auto& [name, before] : counters) {
-                CAPTURE(name);
-                long expected = before;
-                if (name == "cmd_get" || name == "get_hits") expected += good_reads;
-                if (name == "total_connections") expected += 1;
-                CHECK(after[name] == expected);
-            }
+        run_client(options_for(server, mode),
+                   [&server](memcoro::client& mc) -> asio::awaitable<void> {
+                       CHECK(value_of(co_await mc.get("good")) == "good-value");  // connected
+                       auto counters = command_counters(server);
+                       int good_reads = 0;
+                       for (const auto& key : bad_keys()) {
+                           CAPTURE(key);
+                           good_reads +=
+                               co_await try_every_operation(mc, key, memcoro::error::invalid_key);
+                       }
+                       // Nothing reached the server but the good reads, all on the first
+                       // connection: the one new connection is this stats read's own.
+                       auto after = command_counters(server);
+                       for (const auto& [name, before] : counters) {
+                           CAPTURE(name);
+                           long expected = before;
+                           if (name == "cmd_get" || name == "get_hits") expected += good_reads;
+                           if (name == "total_connections") expected += 1;
+                           CHECK(after[name] == expected);
+                       }
 
-            // The longest key and every printable byte are fine.
-            const std::string longest(250, 'L');
-            CHECK(co_await mc.set(longest, "edge"));
-            CHECK(value_of(co_await mc.get(longest)) == "edge");
-            std::string printable;
-            for (char c = 0x21; c <= 0x7e; ++c) printable += c;
-            CHECK(co_await mc.set(printable, "all"));
-            CHECK(value_of(co_await mc.get(printable)) == "all");
-        });
+                       // The longest key and every printable byte are fine.
+                       const std::string longest(250, 'L');
+                       CHECK(co_await mc.set(longest, "edge"));
+                       CHECK(value_of(co_await mc.get(longest)) == "edge");
+                       std::string printable;
+                       for (char c = 0x21; c <= 0x7e; ++c) printable += c;
+                       CHECK(co_await mc.set(printable, "all"));
+                       CHECK(value_of(co_await mc.get(printable)) == "all");
+                   });
     }
 }
 
@@ -339,48 +342,50 @@ TEST_CASE("other bad arguments: TTLs and delays beyond 32 bits, empty key lists,
         const std::string mode_name = name_of(mode);
         CAPTURE(mode_name);
         memcoro::test::flush(server);
-        run_client(options_for(server, mode), [&server](memcoro::client& mc) -> asio::awaitable<void> {
-            CHECK(co_await mc.set("k", "v"));
-            const long connections = total_connections(server);
-            const std::chrono::seconds too_far{std::int64_t{std::numeric_limits<std::int32_t>::max()} + 1};
-            const auto bad = memcoro::error::invalid_argument;
-            {
-                auto [ec, r] = co_await mc.set("k", "w", {.ttl = too_far}, tuple);
-                CHECK(ec == bad);
-            }
-            {
-                auto [ec, r] = co_await mc.touch("k", too_far, {}, tuple);
-                CHECK(ec == bad);
-            }
-            {
-                auto [ec, r] = co_await mc.gat("k", too_far, tuple);
-                CHECK(ec == bad);
-            }
-            {
-                auto [ec, r] = co_await mc.cas("k", "w", 1, {.ttl = too_far}, tuple);
-                CHECK(ec == bad);
-            }
-            {
-                auto [ec] = co_await mc.flush_all(too_far, {}, tuple);
-                CHECK(ec == bad);
-            }
-            {
-                auto [ec, r] = co_await mc.get_many({}, {}, tuple);
-                CHECK(ec == bad);
-            }
-            {
-                auto [ec, r] = co_await mc.remove_many({}, {}, tuple);
-                CHECK(ec == bad);
-            }
-            const std::vector<std::string> bad_args{"items\r\nflush_all", "a\nb",
-                                                    std::string("x\0y", 3)};
-            for (const auto& args : bad_args) {
-                auto [ec, r] = co_await mc.stats(args, tuple);
-                CHECK(ec == bad);
-            }
-            CHECK(value_of(co_await mc.get("k")) == "v");
-            CHECK(total_connections(server) - connections == 1);
-        });
+        run_client(options_for(server, mode),
+                   [&server](memcoro::client& mc) -> asio::awaitable<void> {
+                       CHECK(co_await mc.set("k", "v"));
+                       const long connections = total_connections(server);
+                       const std::chrono::seconds too_far{
+                           std::int64_t{std::numeric_limits<std::int32_t>::max()} + 1};
+                       const auto bad = memcoro::error::invalid_argument;
+                       {
+                           auto [ec, r] = co_await mc.set("k", "w", {.ttl = too_far}, tuple);
+                           CHECK(ec == bad);
+                       }
+                       {
+                           auto [ec, r] = co_await mc.touch("k", too_far, {}, tuple);
+                           CHECK(ec == bad);
+                       }
+                       {
+                           auto [ec, r] = co_await mc.gat("k", too_far, tuple);
+                           CHECK(ec == bad);
+                       }
+                       {
+                           auto [ec, r] = co_await mc.cas("k", "w", 1, {.ttl = too_far}, tuple);
+                           CHECK(ec == bad);
+                       }
+                       {
+                           auto [ec] = co_await mc.flush_all(too_far, {}, tuple);
+                           CHECK(ec == bad);
+                       }
+                       {
+                           auto [ec, r] = co_await mc.get_many({}, {}, tuple);
+                           CHECK(ec == bad);
+                       }
+                       {
+                           auto [ec, r] = co_await mc.remove_many({}, {}, tuple);
+                           CHECK(ec == bad);
+                       }
+                       const std::vector<std::string> bad_args{"items\r\nflush_all", "a\nb",
+                                                               std::string("x\0y", 3)};
+                       for (const auto& args : bad_args) {
+                           auto [ec, r] = co_await mc.stats(args, tuple);
+                           CHECK(ec == bad);
+                       }
+                       CHECK(value_of(co_await mc.get("k")) == "v");
+                       CHECK(total_connections(server) - connections == 1);
+                   });
     }
 }
 

@@ -54,7 +54,7 @@ std::size_t filler_for(std::uint32_t i) {
 // Failures seen by coroutines on any thread, reported by the test's own thread (doctest
 // assertions are kept to one thread).
 class failures {
-public:
+  public:
     void add(std::string what) {
         std::lock_guard lock(mutex_);
         if (list_.size() < 20) list_.push_back(std::move(what));
@@ -66,7 +66,7 @@ public:
         CHECK(count_ == 0);
     }
 
-private:
+  private:
     mutable std::mutex mutex_;
     std::vector<std::string> list_;
     std::size_t count_ = 0;
@@ -90,7 +90,8 @@ asio::awaitable<void> worker(memcoro::client& mc, int i, failures& f) {
         for (int round = 0; round < 3; ++round) {
             auto it = co_await mc.get(key);
             if (!it || it->value() != value || it->flags() != static_cast<std::uint32_t>(i)) {
-                f.add(key + ": get returned " + (it ? std::string(it->value().substr(0, 40)) : "a miss"));
+                f.add(key + ": get returned " +
+                      (it ? std::string(it->value().substr(0, 40)) : "a miss"));
             }
         }
         auto with_cas = co_await mc.gets(key);
@@ -138,10 +139,8 @@ void run_workers(const memcached_server& server, const memcoro::client_options& 
     f.report();
     // Every request reached the server, once: per worker, 8 keys read (3 get, gets, the
     // neighbour, 2 by get_many, the appended value) and 2 stored.
-    CHECK(std::stol(memcoro::test::raw_stat(server, "cmd_get")) - gets_before ==
-          8L * worker_count);
-    CHECK(std::stol(memcoro::test::raw_stat(server, "cmd_set")) - sets_before ==
-          2L * worker_count);
+    CHECK(std::stol(memcoro::test::raw_stat(server, "cmd_get")) - gets_before == 8L * worker_count);
+    CHECK(std::stol(memcoro::test::raw_stat(server, "cmd_set")) - sets_before == 2L * worker_count);
 }
 
 }  // namespace
@@ -186,7 +185,8 @@ TEST_CASE("noreply requests, then reads that see them") {
             std::vector<std::string> values;
             for (int i = 0; i < count; ++i) {
                 keys.push_back("nr-" + std::to_string(i));
-                values.push_back(value_for(keys.back(), filler_for(static_cast<std::uint32_t>(i)) / 4));
+                values.push_back(
+                    value_for(keys.back(), filler_for(static_cast<std::uint32_t>(i)) / 4));
             }
             for (int i = 0; i < count; ++i) {
                 CHECK(co_await mc.set(keys[i], values[i], {.noreply = true}));
@@ -216,8 +216,8 @@ TEST_CASE("noreply requests, then reads that see them") {
 
             // noreply writes and reads of the same keys in flight together.
             using namespace asio::experimental::awaitable_operators;
-            auto [stored, read] = co_await (mc.set("nr-race", "first", {.noreply = true}) &&
-                                            mc.get("nr-race"));
+            auto [stored, read] =
+                co_await (mc.set("nr-race", "first", {.noreply = true}) && mc.get("nr-race"));
             CHECK(stored);
             CHECK(value_of(read) == "first");  // requests go out in the order they start
         });
@@ -282,8 +282,8 @@ TEST_CASE("values of exactly max_value_size against a server with -I 2m") {
 
                 // One byte more is refused before it is sent; the client goes on.
                 const std::string over(max + 1, 'o');
-                auto [ec, stored] = co_await mc.set("over", over, {},
-                                                    asio::as_tuple(asio::use_awaitable));
+                auto [ec, stored] =
+                    co_await mc.set("over", over, {}, asio::as_tuple(asio::use_awaitable));
                 CHECK(ec == memcoro::error::value_too_large);
                 CHECK(co_await mc.set("small", "s"));
                 CHECK(value_of(co_await mc.get("small")) == "s");

@@ -39,7 +39,7 @@ constexpr const char* memccat_path = "/usr/bin/memccat";
 
 // A private directory for scripts, data files and tool output, removed afterwards.
 class temp_dir {
-public:
+  public:
     temp_dir() {
         std::string pattern = (fs::temp_directory_path() / "memcoro-interop-XXXXXX").string();
         if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
@@ -65,7 +65,7 @@ public:
         return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
     }
 
-private:
+  private:
     fs::path path_;
 };
 
@@ -236,27 +236,28 @@ TEST_CASE("pymemcache writes, memcoro reads the same bytes and flags") {
         const auto stored = pymemcache(dir, server, "set", rows);
         CHECK(stored.size() == items.size());
 
-        run_client(options_for(server, mode), [&items](memcoro::client& mc) -> asio::awaitable<void> {
-            for (const auto& s : items) {
-                CAPTURE(s.key);
-                auto it = co_await mc.get(s.key);
-                REQUIRE(it);
-                CHECK(it->value() == s.value);
-                CHECK(it->flags() == s.flags);
-                auto bytes = co_await mc.get<std::vector<std::byte>>(s.key);
-                REQUIRE(bytes);
-                CHECK(bytes->size() == s.value.size());
-            }
-            std::vector<std::string_view> keys;
-            for (const auto& s : items) keys.push_back(s.key);
-            auto hits = co_await mc.get_many(keys);
-            REQUIRE(hits.size() == items.size());
-            for (std::size_t i = 0; i < hits.size(); ++i) {
-                CHECK(hits[i].key() == items[i].key);
-                CHECK(hits[i].value() == items[i].value);
-                CHECK(hits[i].flags() == items[i].flags);
-            }
-        });
+        run_client(options_for(server, mode),
+                   [&items](memcoro::client& mc) -> asio::awaitable<void> {
+                       for (const auto& s : items) {
+                           CAPTURE(s.key);
+                           auto it = co_await mc.get(s.key);
+                           REQUIRE(it);
+                           CHECK(it->value() == s.value);
+                           CHECK(it->flags() == s.flags);
+                           auto bytes = co_await mc.get<std::vector<std::byte>>(s.key);
+                           REQUIRE(bytes);
+                           CHECK(bytes->size() == s.value.size());
+                       }
+                       std::vector<std::string_view> keys;
+                       for (const auto& s : items) keys.push_back(s.key);
+                       auto hits = co_await mc.get_many(keys);
+                       REQUIRE(hits.size() == items.size());
+                       for (std::size_t i = 0; i < hits.size(); ++i) {
+                           CHECK(hits[i].key() == items[i].key);
+                           CHECK(hits[i].value() == items[i].value);
+                           CHECK(hits[i].flags() == items[i].flags);
+                       }
+                   });
     }
 }
 
@@ -271,16 +272,17 @@ TEST_CASE("memcoro writes, pymemcache reads the same bytes and flags") {
         const std::string mode_name = name_of(mode);
         CAPTURE(mode_name);
         const auto items = samples("mc2py-" + mode_name + "-");
-        run_client(options_for(server, mode), [&items](memcoro::client& mc) -> asio::awaitable<void> {
-            // Half one at a time, half in one set_many per flags value.
-            for (std::size_t i = 0; i < items.size(); i += 2) {
-                CHECK(co_await mc.set(items[i].key, items[i].value, {.flags = items[i].flags}));
-            }
-            for (std::size_t i = 1; i < items.size(); i += 2) {
-                const std::vector<memcoro::key_value> one{{items[i].key, items[i].value}};
-                CHECK((co_await mc.set_many(one, {.flags = items[i].flags})).empty());
-            }
-        });
+        run_client(
+            options_for(server, mode), [&items](memcoro::client& mc) -> asio::awaitable<void> {
+                // Half one at a time, half in one set_many per flags value.
+                for (std::size_t i = 0; i < items.size(); i += 2) {
+                    CHECK(co_await mc.set(items[i].key, items[i].value, {.flags = items[i].flags}));
+                }
+                for (std::size_t i = 1; i < items.size(); i += 2) {
+                    const std::vector<memcoro::key_value> one{{items[i].key, items[i].value}};
+                    CHECK((co_await mc.set_many(one, {.flags = items[i].flags})).empty());
+                }
+            });
         std::vector<std::string> rows;
         for (const auto& s : items) rows.push_back(s.key);
         rows.push_back("mc2py-never-written");
@@ -329,9 +331,9 @@ TEST_CASE("pymemcache and memcoro agree on key prefixes, CAS uniques and counter
         CHECK(seen.at("mine").starts_with(to_hex("from-memcoro") + " 5 "));
 
         // pymemcache swaps with the unique memcoro read; memcoro's copy is then stale.
-        const auto swapped = pymemcache(
-            dir, server, "cas", {"shared " + to_hex("swapped") + " 4 " + std::to_string(cas)},
-            "pfx:");
+        const auto swapped =
+            pymemcache(dir, server, "cas",
+                       {"shared " + to_hex("swapped") + " 4 " + std::to_string(cas)}, "pfx:");
         CHECK(swapped.at("shared") == "True");
         const auto counted = pymemcache(dir, server, "incr", {"counter 5"}, "pfx:");
         CHECK(counted.at("counter") == "15");
@@ -368,35 +370,37 @@ TEST_CASE("libmemcached's memccp writes, memcoro reads; memcoro writes, memccat 
                                        "--flags=" + std::to_string(s.flags) + " " + file.string());
             CHECK(r.status == 0);
         }
-        run_client(options_for(server, mode), [&written](memcoro::client& mc) -> asio::awaitable<void> {
-            for (const auto& s : written) {
-                CAPTURE(s.key);
-                auto it = co_await mc.get(s.key);
-                REQUIRE(it);
-                CHECK(it->value() == s.value);
-                CHECK(it->flags() == s.flags);
-            }
-        });
+        run_client(options_for(server, mode),
+                   [&written](memcoro::client& mc) -> asio::awaitable<void> {
+                       for (const auto& s : written) {
+                           CAPTURE(s.key);
+                           auto it = co_await mc.get(s.key);
+                           REQUIRE(it);
+                           CHECK(it->value() == s.value);
+                           CHECK(it->flags() == s.flags);
+                       }
+                   });
 
         // memccat -F --file=PATH writes "<flags>\n" and the value's exact bytes.
         const auto ours = samples("mc2lm-" + mode_name + "-");
-        run_client(options_for(server, mode), [&ours](memcoro::client& mc) -> asio::awaitable<void> {
-            for (const auto& s : ours) {
-                CHECK(co_await mc.set(s.key, s.value, {.flags = s.flags}));
-            }
-            CHECK(co_await mc.set("mc2lm-removed", "x"));
-            CHECK(co_await mc.remove("mc2lm-removed"));
-        });
+        run_client(options_for(server, mode),
+                   [&ours](memcoro::client& mc) -> asio::awaitable<void> {
+                       for (const auto& s : ours) {
+                           CHECK(co_await mc.set(s.key, s.value, {.flags = s.flags}));
+                       }
+                       CHECK(co_await mc.set("mc2lm-removed", "x"));
+                       CHECK(co_await mc.remove("mc2lm-removed"));
+                   });
         for (const auto& s : ours) {
             CAPTURE(s.key);
             const std::string out = "out-" + s.key;
-            const auto r = run_command(std::string(memccat_path) + servers + "-F --file=" +
-                                       (dir.path() / out).string() + " " + s.key);
+            const auto r = run_command(std::string(memccat_path) + servers +
+                                       "-F --file=" + (dir.path() / out).string() + " " + s.key);
             CHECK(r.status == 0);
             CHECK(dir.read(out) == std::to_string(s.flags) + "\n" + s.value);
         }
-        const auto missing = run_command(std::string(memccat_path) + servers + "mc2lm-removed" +
-                                         " 2>/dev/null");
+        const auto missing =
+            run_command(std::string(memccat_path) + servers + "mc2lm-removed" + " 2>/dev/null");
         CHECK(missing.status != 0);
         CHECK(missing.out.empty());
     }
