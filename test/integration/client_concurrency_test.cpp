@@ -98,13 +98,17 @@ asio::awaitable<void> worker(memcoro::client& mc, int i, failures& f) {
         if (!with_cas || with_cas->value() != value || with_cas->cas() == 0) {
             f.add(key + ": gets returned the wrong item");
         }
-        // The neighbour may not have written yet; if it has, it must be its value.
+        // The neighbour may not have written yet; if it has, it must be its value, with
+        // or without the "+" it appends at its end.
+        const auto neighbours = [&](std::string_view v) {
+            return v == next_value || v == next_value + "+";
+        };
         auto other = co_await mc.get(next_key);
-        if (other && other->value() != next_value) f.add(key + ": neighbour's value is wrong");
+        if (other && !neighbours(other->value())) f.add(key + ": neighbour's value is wrong");
         const std::vector<std::string_view> pair{key, next_key};
         auto both = co_await mc.get_many(pair);
         if (both.empty() || both[0].key() != key || both[0].value() != value ||
-            (both.size() == 2 && both[1].value() != next_value)) {
+            (both.size() == 2 && (both[1].key() != next_key || !neighbours(both[1].value())))) {
             f.add(key + ": get_many returned the wrong items");
         }
         if (!co_await mc.append(key, "+")) f.add(key + ": append failed");
