@@ -55,7 +55,10 @@ error_code admin_op::encode(encode_context& ctx) {
             ec = enc.cache_memlimit(arg_, no_reply_);
             shape = protocol::reply_shape::memlimit;
             break;
-        case admin_command::quit: ec = enc.quit(); break;
+        case admin_command::quit:
+            ec = enc.quit();
+            shape = protocol::reply_shape::closes;
+            break;
         case admin_command::shutdown:
             ec = enc.shutdown(arg_ != 0);
             shape = protocol::reply_shape::closes;

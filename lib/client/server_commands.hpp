@@ -35,10 +35,11 @@ public:
     admin_op(handler_type h, asio::any_io_executor fallback, admin_command cmd,
              std::uint64_t arg, bool noreply)
         : void_operation(std::move(h), std::move(fallback)), cmd_(cmd), arg_(arg) {
-        // quit gets no reply: the server just closes (protocol.md 1.12).
-        no_reply_ = noreply || cmd == admin_command::quit;
-        // shutdown's only success is the server closing the stream.
-        closing_is_success_ = cmd == admin_command::shutdown;
+        no_reply_ = noreply;
+        // quit and shutdown get no reply: their only success is the server closing the
+        // stream (protocol.md 1.12). Completing only then keeps the next operation off
+        // the connection that is going away.
+        closing_is_success_ = cmd == admin_command::shutdown || cmd == admin_command::quit;
     }
     error_code encode(encode_context& ctx) override;
     bool on_event(const protocol::event& ev, std::uint32_t part) override;
