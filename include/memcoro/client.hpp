@@ -230,8 +230,9 @@ public:
             token, key, detail::encode_value(std::forward<T>(value)), cas_unique, opts);
     }
 
-    // void(error_code, std::vector<std::string>): the keys that were not stored
-    // (none with noreply). One write carries them all.
+    // void(error_code, std::vector<std::string>): the keys that were not stored,
+    // refused by the server's SERVER_ERROR (too large for its item size, out of memory)
+    // included; none with noreply. One write carries them all.
     template <boost::asio::completion_token_for<void(error_code, std::vector<std::string>)> Token =
                   default_token>
     auto set_many(std::span<const key_value> items, const store_options& opts = {},

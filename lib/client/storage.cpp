@@ -95,7 +95,14 @@ error_code set_many_op::encode(encode_context& ctx) {
 
 bool set_many_op::on_event(const protocol::event& ev, std::uint32_t part) {
     if (ev.kind == protocol::event_kind::error) {
-        fail_with(error_from(ev));
+        // SERVER_ERROR (too large for the server, out of memory) refuses this item alone
+        // and keeps the stream in step (protocol.md 1.13): it is one of the keys not
+        // stored. Anything else fails the call.
+        if (ev.which == protocol::error_line::server_error && ev.in_sync) {
+            if (!finished()) result_.emplace_back(items_[part].key);
+        } else {
+            fail_with(error_from(ev));
+        }
         return true;
     }
     cas_result outcome{};

@@ -618,7 +618,9 @@ void connection::expire(clock::time_point now) {
 
     if (state_ == state::connecting || state_ == state::probing) {
         if (now >= connect_deadline_) {
-            fail_connect(error::timeout);
+            // The operations waiting for it fail as for any connect that did not
+            // succeed: their own time may not be up, but there is no connection.
+            fail_connect(error::not_connected);
         } else {
             next = std::min(next, connect_deadline_);
         }

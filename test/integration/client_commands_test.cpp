@@ -1,26 +1,14 @@
 // Every command of the text protocol through memcoro::client, in both wire modes,
 // against a real memcached.
-#include "run_client.hpp"
-#include "support/memcached_server.hpp"
+#include "test_common.hpp"
 
 #include <doctest/doctest.h>
 
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
 using memcoro::test::memcached_server;
+using memcoro::test::options_for;
 using memcoro::test::run_client;
-
-namespace {
-
-memcoro::client_options options_for(const memcached_server& server, memcoro::wire_protocol p) {
-    memcoro::client_options o;
-    o.server = server.address();
-    o.protocol = p;
-    o.op_timeout = 5s;
-    return o;
-}
-
-}  // namespace
 
 TEST_CASE("set, get, gets, remove, incr, decr, touch, cas in each wire mode") {
     memcached_server server;

@@ -1,7 +1,6 @@
 // Cancellation, timeouts, a hung server, a crashed server: the connection must stay
 // correct (no reply ever reaches the wrong caller) and recover by itself.
-#include "run_client.hpp"
-#include "support/memcached_server.hpp"
+#include "test_common.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -19,23 +18,12 @@
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
 using memcoro::test::memcached_server;
+using memcoro::test::options_for;
 using memcoro::test::run_client;
+using memcoro::test::sleep_for;
 using boost::system::error_code;
 
 namespace {
-
-memcoro::client_options options_for(const memcached_server& server, memcoro::wire_protocol p) {
-    memcoro::client_options o;
-    o.server = server.address();
-    o.protocol = p;
-    o.op_timeout = 5s;
-    return o;
-}
-
-asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
-    asio::steady_timer t(co_await asio::this_coro::executor, d);
-    co_await t.async_wait(asio::use_awaitable);
-}
 
 // Waits until `done` is set, at most `limit`.
 asio::awaitable<void> wait_for(const bool& done, std::chrono::milliseconds limit) {

@@ -97,15 +97,6 @@ std::string to_hex(std::string_view bytes) {
     return out.empty() ? "-" : out;  // never an empty field in a space-separated line
 }
 
-std::string from_hex(std::string_view hex) {
-    if (hex == "-") return {};
-    std::string out;
-    for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
-        out += static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16));
-    }
-    return out;
-}
-
 // pymemcache with a serde that passes (bytes, flags) through untouched, so the test
 // controls exactly what goes on the wire. Commands read rows from a file:
 //   set: key hex flags      get / get_many / gets: key      cas: key hex flags cas

@@ -122,6 +122,9 @@ void with_fake_server(std::vector<std::string> script, memcoro::wire_protocol p,
                        failure = e;
                        done = true;
                        mc.close();
+                       // The fake server would accept forever: stop here. Whatever is
+                       // left is destroyed with the io_context.
+                       ioc.stop();
                    });
     ioc.run_for(20s);
     if (failure) std::rethrow_exception(failure);

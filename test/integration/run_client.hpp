@@ -15,7 +15,8 @@ namespace memcoro::test {
 
 namespace asio = boost::asio;
 
-inline const char* name_of(wire_protocol p) {
+// A name for doctest's CAPTURE (which prints a char pointer as an address).
+inline std::string name_of(wire_protocol p) {
     switch (p) {
         case wire_protocol::automatic: return "automatic";
         case wire_protocol::meta: return "meta";
