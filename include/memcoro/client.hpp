@@ -28,9 +28,9 @@
 //   operation completes (with co_await they do). A value passed as an rvalue (a
 //   temporary std::string, say) is moved or copied into the operation. set_many's
 //   values are views and follow the lvalue rule; key spans are read at the start.
-// - Threads: operations may be started from any thread of the executor's context at
-//   once; the connection's state lives on a strand. Handlers run on their associated
-//   executor.
+// - Threads: operations may be started from any thread at once (the connection's
+//   state is guarded by a mutex that no handler runs under). Handlers run on their
+//   associated executor; a handler is never run inside the call that started it.
 #pragma once
 
 #include <memcoro/codec.hpp>

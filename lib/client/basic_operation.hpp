@@ -90,13 +90,15 @@ public:
     basic_operation(handler_type handler, asio::any_io_executor fallback)
         : handler_(std::move(handler)), fallback_(std::move(fallback)) {}
 
-    void complete(error_code ec) final {
-        if (ec && misses_on_error_ && is_network_or_server_error(ec)) {
-            dispatch_completion(std::move(handler_), fallback_, error_code{}, Result{});
-        } else if (ec) {
-            dispatch_completion(std::move(handler_), fallback_, ec, Result{});
+    void complete(error_code ec, bool post) final {
+        // On an error the result stays where it is (a body may still be read into it);
+        // errors_as_misses then reports an empty result, as a miss.
+        Result result = ec ? Result{} : std::move(result_);
+        if (ec && misses_on_error_ && is_network_or_server_error(ec)) ec = {};
+        if (post) {
+            post_completion(std::move(handler_), fallback_, ec, std::move(result));
         } else {
-            dispatch_completion(std::move(handler_), fallback_, ec, std::move(result_));
+            dispatch_completion(std::move(handler_), fallback_, ec, std::move(result));
         }
     }
 
@@ -124,9 +126,13 @@ public:
     void_operation(handler_type handler, asio::any_io_executor fallback)
         : handler_(std::move(handler)), fallback_(std::move(fallback)) {}
 
-    void complete(error_code ec) final {
+    void complete(error_code ec, bool post) final {
         if (ec == error::connection_closed && closing_is_success_) ec = {};
-        dispatch_completion(std::move(handler_), fallback_, ec);
+        if (post) {
+            post_completion(std::move(handler_), fallback_, ec);
+        } else {
+            dispatch_completion(std::move(handler_), fallback_, ec);
+        }
     }
     void destroy() noexcept final { free_self(); }
 

@@ -1,8 +1,7 @@
 // The compiled half of memcoro::client: every start_* validates its input, builds the
-// operation and hands it to the connection's strand.
+// operation and hands it to the connection.
 #include <atomic>
 #include <boost/asio/bind_cancellation_slot.hpp>
-#include <boost/asio/dispatch.hpp>
 #include <boost/system/system_error.hpp>
 #include <limits>
 #include <memcoro/client.hpp>
@@ -23,8 +22,8 @@ namespace {
 std::atomic<std::uint64_t> next_operation_id{1};
 
 // Installed in a handler's cancellation slot: forwards the cancellation to the
-// connection's strand, naming the operation by id, so that a cancellation that
-// arrives after the operation is gone finds nothing and does nothing.
+// connection, naming the operation by id, so that a cancellation that arrives after the
+// operation is gone finds nothing and does nothing.
 struct cancel_forwarder {
     cancel_forwarder(std::weak_ptr<detail::connection> c, std::uint64_t i)
         : connection(std::move(c)), id(i) {}
@@ -33,10 +32,7 @@ struct cancel_forwarder {
     std::uint64_t id;
 
     void operator()(asio::cancellation_type_t) const {
-        if (auto c = connection.lock()) {
-            asio::dispatch(c->get_executor(),
-                           [c, id = id] { c->cancel(id, asio::error::operation_aborted); });
-        }
+        if (auto c = connection.lock()) c->cancel(id, asio::error::operation_aborted);
     }
 };
 
@@ -61,9 +57,7 @@ client::~client() {
     close();
 }
 
-void client::close() {
-    asio::dispatch(connection_->get_executor(), [c = connection_] { c->shutdown(); });
-}
+void client::close() { connection_->shutdown(); }
 
 namespace {
 
@@ -76,7 +70,7 @@ void launch(const std::shared_ptr<detail::connection>& connection, operation* op
     const auto limit = timeout.value_or(default_timeout);
     if (limit.count() > 0) op->deadline_ = detail::clock::now() + limit;
     if (slot.is_connected()) slot.template emplace<cancel_forwarder>(connection, op->id_);
-    asio::dispatch(connection->get_executor(), [connection, op] { connection->submit(op); });
+    connection->submit(op);
 }
 
 error_code check_key(const client_options& o, std::string_view key) {

@@ -45,12 +45,12 @@ protocol::parser_limits parser_limits_from(const client_options& o) {
 
 connection::connection(asio::any_io_executor ex, const client_options& options,
                        server_address address)
-    : strand_(asio::make_strand(ex)),
+    : executor_(ex),
       options_(options),
       address_(std::move(address)),
-      socket_(strand_),
-      resolver_(strand_),
-      timer_(strand_),
+      socket_(ex),
+      resolver_(ex),
+      timer_(ex),
       encoder_(encoder_options_from(options)),
       parser_(parser_limits_from(options)),
       backoff_(options.reconnect_backoff) {
@@ -80,6 +80,7 @@ connection::~connection() {
 // Submitting and cancelling
 
 void connection::submit(operation* op) {
+    lock_type lock(mutex_);
     op->refs_ = 1;  // released once its handler has run
     const auto now = clock::now();
     last_activity_ = now;
@@ -91,15 +92,16 @@ void connection::submit(operation* op) {
         enqueue(op);
         arm_timer(op->deadline_);
     }
-    settle();
+    settle(lock, true);
 }
 
 void connection::cancel(std::uint64_t id, error_code ec) {
+    lock_type lock(mutex_);
     for (auto* op = queue_head_; op != nullptr; op = op->next_) {
         if (op->id_ == id) {
             unlink(op);
             complete(op, ec);
-            settle();
+            settle(lock, true);
             return;
         }
     }
@@ -115,17 +117,18 @@ void connection::cancel(std::uint64_t id, error_code ec) {
             complete(op, ec);
         }
     }
-    settle();
+    settle(lock, true);
 }
 
 void connection::shutdown() {
+    lock_type lock(mutex_);
     if (state_ == state::shut_down) return;
     close(error::shut_down);
     state_ = state::shut_down;
     fail_queued(error::shut_down);
     timer_.cancel();
     ++timer_generation_;
-    settle();
+    settle(lock, true);
 }
 
 void connection::enqueue(operation* op) noexcept {
@@ -181,33 +184,15 @@ void connection::unref(operation* op) noexcept {
     if (--op->refs_ == 0) op->destroy();
 }
 
-void connection::settle() {
-    if (flushing_) return;  // the settle() further up the stack goes on when this returns
-    for (;;) {
-        flushing_ = true;
-        // By index: a handler may start operations that complete at once and append.
-        std::size_t i = 0;
-        try {
-            for (; i < completions_.size(); ++i) {
-                auto [op, ec] = completions_[i];
-                unref_after_complete_ = op;
-                op->complete(ec);
-                unref_after_complete_ = nullptr;
-                unref(op);
-            }
-        } catch (...) {
-            // A handler that runs inline threw; the exception leaves through the
-            // executor's run() as Asio does for any handler. Keep the state whole so
-            // that the connection goes on working if the application catches it.
-            if (auto* op = std::exchange(unref_after_complete_, nullptr)) unref(op);
-            completions_.erase(completions_.begin(),
-                               completions_.begin() + static_cast<std::ptrdiff_t>(i + 1));
-            flushing_ = false;
-            throw;
-        }
-        completions_.clear();
-        flushing_ = false;
+namespace {
+// The connection whose completions this thread is running, if any: requests that those
+// handlers start then wait for the settle() below them, which writes them all at once.
+thread_local const connection* flushing_here = nullptr;
+}  // namespace
 
+void connection::settle(lock_type& lock, bool from_user) {
+    if (flushing_here == this) return;  // the settle() further down this stack goes on
+    for (;;) {
         if (state_ == state::disconnected && queue_head_ != nullptr) {
             if (in_backoff(clock::now())) {
                 fail_queued(error::not_connected);
@@ -217,6 +202,33 @@ void connection::settle() {
         }
         if (state_ == state::ready) start_write();
         if (completions_.empty()) return;
+
+        // Take the batch, and run it without the lock: handlers may start operations on
+        // this connection, from this thread or another.
+        std::vector<std::pair<operation*, error_code>> batch;
+        batch.swap(completions_);
+        completions_.swap(spare_);
+        const connection* outer = std::exchange(flushing_here, this);
+        lock.unlock();
+        std::size_t i = 0;
+        try {
+            for (; i < batch.size(); ++i) batch[i].first->complete(batch[i].second, from_user);
+        } catch (...) {
+            // A handler that runs inline threw; the exception leaves through the
+            // executor's run(), as Asio does for any handler. Keep the state whole so that
+            // the connection goes on working if the application catches it.
+            lock.lock();
+            flushing_here = outer;
+            unref(batch[i].first);
+            completions_.insert(completions_.begin(),
+                                batch.begin() + static_cast<std::ptrdiff_t>(i + 1), batch.end());
+            throw;
+        }
+        lock.lock();
+        flushing_here = outer;
+        for (const auto& [op, ec] : batch) unref(op);
+        batch.clear();
+        if (spare_.capacity() < batch.capacity()) spare_.swap(batch);
     }
 }
 
@@ -246,10 +258,11 @@ void connection::start_connect() {
         address_.host, std::to_string(address_.port),
         [self = shared_from_this(), epoch = epoch_](
             error_code ec, const asio::ip::tcp::resolver::results_type& results) {
+            lock_type lock(self->mutex_);
             if (epoch != self->epoch_) return;
             if (ec) {
                 self->fail_connect(error::not_connected);
-                self->settle();
+                self->settle(lock);
                 return;
             }
             std::vector<generic_endpoint> endpoints;
@@ -268,10 +281,11 @@ void connection::connect_to(std::vector<generic_endpoint> endpoints) {
 }
 
 void connection::on_connected(error_code ec, std::uint64_t epoch) {
+    lock_type lock(mutex_);
     if (epoch != epoch_) return;
     if (ec) {
         fail_connect(error::not_connected);
-        settle();
+        settle(lock);
         return;
     }
     if (!address_.is_unix) {
@@ -289,7 +303,7 @@ void connection::on_connected(error_code ec, std::uint64_t epoch) {
         start_probe();
     }
     start_read();
-    settle();
+    settle(lock);
 }
 
 // A connect that failed or timed out: operations waiting for it fail now, and the next
@@ -408,6 +422,7 @@ void connection::start_write() {
 }
 
 void connection::on_write(error_code ec, std::uint64_t epoch) {
+    lock_type lock(mutex_);
     if (ec && epoch == epoch_) close(error::connection_closed);
     // Still `writing_` while handlers may start operations: they queue for the next write.
     for (std::size_t i = 0; i < in_write_.size(); ++i) {
@@ -424,7 +439,7 @@ void connection::on_write(error_code ec, std::uint64_t epoch) {
     }
     in_write_.clear();
     writing_ = false;
-    settle();
+    settle(lock);
 }
 
 // ---------------------------------------------------------------------------------
@@ -468,24 +483,26 @@ void connection::start_read() {
 }
 
 void connection::on_read(error_code ec, std::size_t n, std::uint64_t epoch) {
+    lock_type lock(mutex_);
     if (epoch != epoch_) return;
     reading_ = false;
     if (ec) {
         // A server that hangs up on `mn` (some proxies do) speaks text only.
         if (state_ == state::probing) text_after_probe_closed_ = true;
         close(error::connection_closed);
-        settle();
+        settle(lock);
         return;
     }
     ++counters_.reads;
     rend_ += n;
     last_read_ = last_activity_ = clock::now();
     process_input();
-    settle();
+    settle(lock);
     start_read();
 }
 
 void connection::on_body_read(error_code ec, std::size_t n, std::uint64_t epoch) {
+    lock_type lock(mutex_);
     auto* op = body_reader_;
     body_reader_ = nullptr;
     if (op->cancel_error_) complete(op, op->cancel_error_);
@@ -502,7 +519,7 @@ void connection::on_body_read(error_code ec, std::size_t n, std::uint64_t epoch)
         }
     }
     unref(op);
-    settle();
+    settle(lock);
     if (epoch == epoch_) start_read();
 }
 
@@ -602,11 +619,12 @@ void connection::arm_timer(clock::time_point at) {
 }
 
 void connection::on_timer(error_code ec, std::uint64_t generation) {
+    lock_type lock(mutex_);
     if (generation != timer_generation_) return;  // re-armed or shut down since
     (void)ec;
     timer_expiry_ = clock::time_point::max();
     expire(clock::now());
-    settle();
+    settle(lock);
 }
 
 // Timeouts are cancellations that the clock sends: an operation past its deadline is

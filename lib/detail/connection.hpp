@@ -3,8 +3,10 @@
 //
 // Operations queue up; whenever no write is under way, everything queued is encoded
 // into one gather write. Each request registers the reply it expects, in wire order,
-// and the reader matches replies to them in that order. All state lives on a strand,
-// so operations may be started from any thread of the executor's context.
+// and the reader matches replies to them in that order. A mutex guards the state, so
+// operations may be started from any thread; user handlers always run with it released.
+// (A strand would do the same, but over a type-erased executor it allocates for every
+// read and write: see bench/README.md.)
 #pragma once
 
 #include "address.hpp"
@@ -20,7 +22,7 @@
 #include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
+#include <mutex>
 
 #include <cstdint>
 #include <memory>
@@ -30,18 +32,18 @@ namespace memcoro::detail {
 
 class connection final : public std::enable_shared_from_this<connection>, private encode_context {
 public:
-    using executor_type = boost::asio::strand<boost::asio::any_io_executor>;
+    using executor_type = boost::asio::any_io_executor;
 
     connection(boost::asio::any_io_executor ex, const client_options& options,
                server_address address);
     ~connection() override;
 
-    [[nodiscard]] executor_type get_executor() const noexcept { return strand_; }
+    [[nodiscard]] executor_type get_executor() const noexcept { return executor_; }
     [[nodiscard]] const client_options& options() const noexcept { return options_; }
     // Memory for the operations this connection serves; safe from any thread.
     [[nodiscard]] operation_pool& pool() noexcept { return pool_; }
 
-    // The rest runs on the strand.
+    // Safe to call from any thread, and from within a handler this connection runs.
 
     // Takes charge of `op`: it is queued, written and answered, or completed with an
     // error; either way complete() is called exactly once and destroy() later.
@@ -115,16 +117,20 @@ private:
     void fail_queued(error_code ec);
     void complete(operation* op, error_code ec);
     void unref(operation* op) noexcept;
-    // Runs the completions gathered so far, then starts whatever they made due
-    // (a write, a reconnect). Every entry point ends with it, so user handlers run
-    // only once the connection's state is consistent, and requests that those
-    // handlers start while it runs go out together in one write.
-    void settle();
+    // Every entry point ends with settle(), so user handlers run only once the state
+    // is consistent, and requests that those handlers start go out in one write.
+    using lock_type = std::unique_lock<std::mutex>;
+    // Runs the completions gathered so far, with the lock released, then starts
+    // whatever they made due (a write, a reconnect); returns with the lock held.
+    // `from_user`: called from a user's call (submit, cancel, shutdown), whose handlers
+    // must not run inside that call, so they are posted rather than dispatched.
+    void settle(lock_type& lock, bool from_user = false);
     [[nodiscard]] bool in_backoff(clock::time_point now) const noexcept;
 
     // Declared first so that it outlives every operation the members below still hold.
     operation_pool pool_;
-    executor_type strand_;
+    executor_type executor_;
+    std::mutex mutex_;
     client_options options_;
     server_address address_;
     boost::asio::generic::stream_protocol::socket socket_;
@@ -137,8 +143,7 @@ private:
     std::uint64_t epoch_ = 0;    // bumped by close(); handlers of an older socket stand down
     bool text_after_probe_closed_ = false;  // a probe made the server hang up: use text
     std::vector<std::pair<operation*, error_code>> completions_;
-    bool flushing_ = false;
-    operation* unref_after_complete_ = nullptr;  // the one whose handler is running
+    std::vector<std::pair<operation*, error_code>> spare_;  // keeps a batch's capacity
 
     // Writing.
     operation* queue_head_ = nullptr;  // not yet written, in order

@@ -69,8 +69,9 @@ public:
 
     // Calls the handler with the result, or with `ec` and an empty result when set.
     // Called once. With an error it must not touch the result's storage: a body may
-    // still be being read into it.
-    virtual void complete(error_code ec) = 0;
+    // still be being read into it. `post`: never run the handler inline (the caller is
+    // inside a user's call, perhaps the one that started this operation).
+    virtual void complete(error_code ec, bool post) = 0;
 
     // Frees the operation (it knows its own allocator).
     virtual void destroy() noexcept = 0;

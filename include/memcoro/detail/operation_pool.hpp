@@ -21,7 +21,7 @@ public:
         }
     }
 
-    // Operations start on the caller's thread and end on the connection's strand.
+    // Operations start on the caller's thread and may end on another.
     void* allocate(std::size_t size) {
         const std::size_t c = class_of(size);
         if (c == no_class) return ::operator new(size);
