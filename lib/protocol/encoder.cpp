@@ -6,6 +6,7 @@
 
 #include <charconv>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <utility>
 
@@ -199,6 +200,45 @@ reply_shape stats_shape(std::string_view args) noexcept {
     return reply_shape::stats;
 }
 
+// A command line is assembled here, then appended to head_ in one piece: one capacity
+// check and one segment update per request instead of one per token. A line longer
+// than the buffer (a get of many keys) goes out in several pieces.
+class request_encoder::line_builder {
+public:
+    explicit line_builder(request_encoder& encoder) noexcept : encoder_(encoder) {}
+
+    void add(std::string_view s) {
+        if (s.size() > sizeof(buf_) - size_) {
+            flush();
+            if (s.size() > sizeof(buf_)) {
+                encoder_.put(s);
+                return;
+            }
+        }
+        std::memcpy(buf_ + size_, s.data(), s.size());
+        size_ += s.size();
+    }
+    void add_number(std::uint64_t n) {
+        char digits[20];
+        const auto end = std::to_chars(digits, digits + sizeof(digits), n).ptr;
+        add({digits, static_cast<std::size_t>(end - digits)});
+    }
+    void add_signed(std::int64_t n) {
+        char digits[20];
+        const auto end = std::to_chars(digits, digits + sizeof(digits), n).ptr;
+        add({digits, static_cast<std::size_t>(end - digits)});
+    }
+    void flush() {
+        encoder_.put({buf_, size_});
+        size_ = 0;
+    }
+
+private:
+    request_encoder& encoder_;
+    std::size_t size_ = 0;
+    char buf_[512];
+};
+
 request_encoder::request_encoder(encoder_options options) : options_(std::move(options)) {}
 
 template <class Write>
@@ -256,24 +296,7 @@ void request_encoder::put(std::string_view s) {
     total_ += s.size();
 }
 
-void request_encoder::put_number(std::uint64_t n) {
-    char buf[std::numeric_limits<std::uint64_t>::digits10 + 1];
-    const auto r = std::to_chars(buf, buf + sizeof buf, n);
-    put({buf, static_cast<std::size_t>(r.ptr - buf)});
-}
-
-void request_encoder::put_signed(std::int64_t n) {
-    char buf[std::numeric_limits<std::int64_t>::digits10 + 2];
-    const auto r = std::to_chars(buf, buf + sizeof buf, n);
-    put({buf, static_cast<std::size_t>(r.ptr - buf)});
-}
-
-void request_encoder::put_key(std::string_view key) {
-    put(options_.key_prefix);
-    put(key);
-}
-
-void request_encoder::put_key_base64(std::string_view key) {
+void request_encoder::put_key_base64(line_builder& line, std::string_view key) {
     // Standard alphabet with padding: what the server's base64_decode takes (protocol.md 3.1).
     static constexpr char alphabet[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -299,7 +322,7 @@ void request_encoder::put_key_base64(std::string_view key) {
         text[out++] = left > 1 ? alphabet[(v >> 6) & 63] : '=';
         text[out++] = left > 2 ? alphabet[v & 63] : '=';
     }
-    put({text, out});
+    line.add({text, out});
 }
 
 void request_encoder::put_value(std::string_view value) {
@@ -326,23 +349,26 @@ request_encoder::error_code request_encoder::store(store_command cmd, std::strin
         return error::invalid_argument;
     }
     return commit([&] {
-        put(name_of(cmd));
-        put(" ");
-        put_key(key);
-        put(" ");
-        put_number(flags);
-        put(" ");
-        put_signed(exptime);
-        put(" ");
-        put_number(value.size());
+        line_builder line(*this);
+        line.add(name_of(cmd));
+        line.add(" ");
+        line.add(options_.key_prefix);
+        line.add(key);
+        line.add(" ");
+        line.add_number(flags);
+        line.add(" ");
+        line.add_signed(exptime);
+        line.add(" ");
+        line.add_number(value.size());
         if (cmd == store_command::cas) {
-            put(" ");
-            put_number(cas_unique);
+            line.add(" ");
+            line.add_number(cas_unique);
         }
         if (noreply) {
-            put(" noreply");
+            line.add(" noreply");
         }
-        put(crlf);
+        line.add(crlf);
+        line.flush();
         put_value(value);
     });
 }
@@ -375,16 +401,19 @@ request_encoder::error_code request_encoder::retrieve(retrieve_command cmd,
         }
     }
     return commit([&] {
-        put(name_of(cmd));
+        line_builder line(*this);
+        line.add(name_of(cmd));
         if (touches) {
-            put(" ");
-            put_signed(exptime);
+            line.add(" ");
+            line.add_signed(exptime);
         }
         for (const std::string_view key : keys) {
-            put(" ");
-            put_key(key);
+            line.add(" ");
+            line.add(options_.key_prefix);
+            line.add(key);
         }
-        put(crlf);
+        line.add(crlf);
+        line.flush();
     });
 }
 
@@ -393,12 +422,15 @@ request_encoder::error_code request_encoder::remove(std::string_view key, bool n
         return ec;
     }
     return commit([&] {
-        put("delete ");
-        put_key(key);
+        line_builder line(*this);
+        line.add("delete ");
+        line.add(options_.key_prefix);
+        line.add(key);
         if (noreply) {
-            put(" noreply");
+            line.add(" noreply");
         }
-        put(crlf);
+        line.add(crlf);
+        line.flush();
     });
 }
 
@@ -409,14 +441,17 @@ request_encoder::error_code request_encoder::arithmetic(arithmetic_command cmd,
         return ec;
     }
     return commit([&] {
-        put(cmd == arithmetic_command::incr ? "incr " : "decr ");
-        put_key(key);
-        put(" ");
-        put_number(delta);
+        line_builder line(*this);
+        line.add(cmd == arithmetic_command::incr ? "incr " : "decr ");
+        line.add(options_.key_prefix);
+        line.add(key);
+        line.add(" ");
+        line.add_number(delta);
         if (noreply) {
-            put(" noreply");
+            line.add(" noreply");
         }
-        put(crlf);
+        line.add(crlf);
+        line.flush();
     });
 }
 
@@ -429,14 +464,17 @@ request_encoder::error_code request_encoder::touch(std::string_view key, std::in
         return error::invalid_argument;
     }
     return commit([&] {
-        put("touch ");
-        put_key(key);
-        put(" ");
-        put_signed(exptime);
+        line_builder line(*this);
+        line.add("touch ");
+        line.add(options_.key_prefix);
+        line.add(key);
+        line.add(" ");
+        line.add_signed(exptime);
         if (noreply) {
-            put(" noreply");
+            line.add(" noreply");
         }
-        put(crlf);
+        line.add(crlf);
+        line.flush();
     });
 }
 
@@ -457,13 +495,15 @@ request_encoder::error_code request_encoder::stats(std::string_view args) {
         return error::invalid_argument;
     }
     return commit([&] {
-        put("stats");
+        line_builder line(*this);
+        line.add("stats");
         std::size_t at = 0;
         for (auto tok = next_token(args, at); !tok.empty(); tok = next_token(args, at)) {
-            put(" ");
-            put(tok);
+            line.add(" ");
+            line.add(tok);
         }
-        put(crlf);
+        line.add(crlf);
+        line.flush();
     });
 }
 
@@ -473,15 +513,17 @@ request_encoder::error_code request_encoder::flush_all(std::optional<std::int64_
         return error::invalid_argument;
     }
     return commit([&] {
-        put("flush_all");
+        line_builder line(*this);
+        line.add("flush_all");
         if (delay) {
-            put(" ");
-            put_signed(*delay);
+            line.add(" ");
+            line.add_signed(*delay);
         }
         if (noreply) {
-            put(" noreply");
+            line.add(" noreply");
         }
-        put(crlf);
+        line.add(crlf);
+        line.flush();
     });
 }
 
@@ -491,12 +533,14 @@ request_encoder::error_code request_encoder::version() {
 
 request_encoder::error_code request_encoder::verbosity(std::uint32_t level, bool noreply) {
     return commit([&] {
-        put("verbosity ");
-        put_number(level);
+        line_builder line(*this);
+        line.add("verbosity ");
+        line.add_number(level);
         if (noreply) {
-            put(" noreply");
+            line.add(" noreply");
         }
-        put(crlf);
+        line.add(crlf);
+        line.flush();
     });
 }
 
@@ -508,12 +552,14 @@ request_encoder::error_code request_encoder::cache_memlimit(std::uint64_t megaby
         return error::invalid_argument;
     }
     return commit([&] {
-        put("cache_memlimit ");
-        put_number(megabytes);
+        line_builder line(*this);
+        line.add("cache_memlimit ");
+        line.add_number(megabytes);
         if (noreply) {
-            put(" noreply");
+            line.add(" noreply");
         }
-        put(crlf);
+        line.add(crlf);
+        line.flush();
     });
 }
 
@@ -562,31 +608,36 @@ request_encoder::error_code request_encoder::meta(meta_command cmd, std::string_
         }
     }
     const std::size_t datalen_bytes = is_set ? 1 + decimal_width(std::uint64_t{value.size()}) : 0;
-    const std::size_t line = 2 + 1 + key_bytes + datalen_bytes + fc.line_bytes + crlf.size();
-    if (line > max_line) {
+    const std::size_t line_size =
+        2 + 1 + key_bytes + datalen_bytes + fc.line_bytes + crlf.size();
+    if (line_size > max_line) {
         return error::invalid_argument;
     }
     return commit([&] {
-        put(name_of(cmd));
-        put(" ");
+        line_builder line(*this);
+        line.add(name_of(cmd));
+        line.add(" ");
         if (fc.base64) {
-            put_key_base64(key);
+            put_key_base64(line, key);
         } else {
-            put_key(key);
+            line.add(options_.key_prefix);
+            line.add(key);
         }
         if (is_set) {
-            put(" ");
-            put_number(value.size());
+            line.add(" ");
+            line.add_number(value.size());
         }
         for (const meta_flag& f : flags) {
-            put(" ");
-            put({&f.name, 1});
-            put(f.token);
+            line.add(" ");
+            line.add({&f.name, 1});
+            line.add(f.token);
         }
-        put(crlf);
+        line.add(crlf);
         if (is_set) {
-            put_value(value);
+            line.flush();
+        put_value(value);
         }
+        line.flush();
     });
 }
 

@@ -147,11 +147,10 @@ private:
     template <class Write>
     error_code commit(Write&& write);
     void rollback(const checkpoint& to) noexcept;
+    class line_builder;
+
     void put(std::string_view s);
-    void put_number(std::uint64_t n);
-    void put_signed(std::int64_t n);
-    void put_key(std::string_view key);
-    void put_key_base64(std::string_view key);
+    void put_key_base64(line_builder& line, std::string_view key);
     void put_value(std::string_view value);
 
     encoder_options options_;
