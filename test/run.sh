@@ -128,7 +128,7 @@ run_fuzz() {
 # makes the hot path allocate or call the kernel more fails here, without any timing.
 # The bounds are where the client stands now plus a margin; tighten them as it improves
 # (bench/README.md, issue "Performance").
-count_bounds='allocs_s1<=3.5,allocs_s2<=2.5,allocs_s4<=2.5'
+count_bounds='allocs_s1<=1.5,allocs_s2<=0.2,allocs_s4<=0.2'
 count_bounds+=',syscalls_s1<=7,syscalls_s2<=0.25,syscalls_s4<=0.05'
 run_counts() {
     local started=$SECONDS

@@ -73,7 +73,7 @@ public:
     using executor_type = boost::asio::any_io_executor;
 
     template <class Sig>
-    using handler = boost::asio::any_completion_handler<Sig>;
+    using handler = detail::completion<Sig>;
 
     // Connects lazily: the first operation opens the connection. Throws
     // boost::system::system_error (error::invalid_argument) for a malformed address.
@@ -113,7 +113,7 @@ public:
         return boost::asio::async_initiate<Token, void(error_code, std::optional<T>)>(
             [this](auto h, std::string_view k) {
                 start_retrieve(retrieve_kind::get, k, {}, {},
-                               detail::decoding_handler<T, decltype(h)>{std::move(h)});
+                               {detail::decoding_handler<T, decltype(h)>{std::move(h)}, executor_});
             },
             token, key);
     }
@@ -150,7 +150,7 @@ public:
         return boost::asio::async_initiate<Token, void(error_code, std::optional<value_info>)>(
             [this, &buffer](auto h, std::string_view k) {
                 start_get_into(k, std::make_unique<detail::dynamic_buffer_sink<DynamicBuffer>>(buffer),
-                               std::move(h));
+                               {std::move(h), executor_});
             },
             token, key);
     }
@@ -225,7 +225,7 @@ public:
              const store_options& opts = {}, Token&& token = {}) {
         return boost::asio::async_initiate<Token, void(error_code, cas_result)>(
             [this](auto h, std::string_view k, encoded v, std::uint64_t c, store_options o) {
-                start_cas(k, std::move(v), c, o, std::move(h));
+                start_cas(k, std::move(v), c, o, {std::move(h), executor_});
             },
             token, key, detail::encode_value(std::forward<T>(value)), cas_unique, opts);
     }
@@ -239,7 +239,7 @@ public:
                   Token&& token = {}) {
         return boost::asio::async_initiate<Token, void(error_code, std::vector<std::string>)>(
             [this](auto h, std::span<const key_value> i, store_options o) {
-                start_set_many(i, o, std::move(h));
+                start_set_many(i, o, {std::move(h), executor_});
             },
             token, items, opts);
     }
@@ -251,7 +251,7 @@ public:
     template <boost::asio::completion_token_for<void(error_code, bool)> Token = default_token>
     auto remove(std::string_view key, const call_options& opts = {}, Token&& token = {}) {
         return boost::asio::async_initiate<Token, void(error_code, bool)>(
-            [this](auto h, std::string_view k, call_options o) { start_remove(k, o, std::move(h)); },
+            [this](auto h, std::string_view k, call_options o) { start_remove(k, o, {std::move(h), executor_}); },
             token, key, opts);
     }
 
@@ -262,7 +262,7 @@ public:
                      Token&& token = {}) {
         return boost::asio::async_initiate<Token, void(error_code, std::size_t)>(
             [this](auto h, std::span<const std::string_view> k, call_options o) {
-                start_remove_many(k, o, std::move(h));
+                start_remove_many(k, o, {std::move(h), executor_});
             },
             token, keys, opts);
     }
@@ -289,7 +289,7 @@ public:
                Token&& token = {}) {
         return boost::asio::async_initiate<Token, void(error_code, bool)>(
             [this](auto h, std::string_view k, std::chrono::seconds t, call_options o) {
-                start_touch(k, t, o, std::move(h));
+                start_touch(k, t, o, {std::move(h), executor_});
             },
             token, key, ttl, opts);
     }
@@ -303,7 +303,7 @@ public:
                   default_token>
     auto stats(std::string_view args = {}, Token&& token = {}) {
         return boost::asio::async_initiate<Token, void(error_code, stats_list)>(
-            [this](auto h, std::string_view a) { start_stats(a, std::move(h)); }, token, args);
+            [this](auto h, std::string_view a) { start_stats(a, {std::move(h), executor_}); }, token, args);
     }
 
     // void(error_code, std::string): the server's version, e.g. "1.6.18".
@@ -311,7 +311,7 @@ public:
                   default_token>
     auto version(Token&& token = {}) {
         return boost::asio::async_initiate<Token, void(error_code, std::string)>(
-            [this](auto h) { start_version(std::move(h)); }, token);
+            [this](auto h) { start_version({std::move(h), executor_}); }, token);
     }
 
     // Invalidates every item, now or after `delay`: void(error_code).
@@ -356,7 +356,7 @@ private:
                   const call_options& opts, Token&& token) {
         return boost::asio::async_initiate<Token, void(error_code, std::optional<item>)>(
             [this](auto h, retrieve_kind kd, std::string_view k, std::chrono::seconds t,
-                   call_options o) { start_retrieve(kd, k, t, o, std::move(h)); },
+                   call_options o) { start_retrieve(kd, k, t, o, {std::move(h), executor_}); },
             token, kind, key, ttl, opts);
     }
     template <class Token>
@@ -364,7 +364,7 @@ private:
               Token&& token) {
         return boost::asio::async_initiate<Token, void(error_code, std::vector<item>)>(
             [this](auto h, bool c, std::span<const std::string_view> k, call_options o) {
-                start_many(c, k, o, std::move(h));
+                start_many(c, k, o, {std::move(h), executor_});
             },
             token, with_cas, keys, opts);
     }
@@ -373,7 +373,7 @@ private:
                Token&& token) {
         return boost::asio::async_initiate<Token, void(error_code, bool)>(
             [this](auto h, store_kind kd, std::string_view k, encoded v, store_options o) {
-                start_store(kd, k, std::move(v), o, std::move(h));
+                start_store(kd, k, std::move(v), o, {std::move(h), executor_});
             },
             token, kind, key, std::move(value), opts);
     }
@@ -382,7 +382,7 @@ private:
                     Token&& token) {
         return boost::asio::async_initiate<Token, void(error_code, std::optional<std::uint64_t>)>(
             [this](auto h, bool u, std::string_view k, std::uint64_t d, call_options o) {
-                start_arithmetic(u, k, d, o, std::move(h));
+                start_arithmetic(u, k, d, o, {std::move(h), executor_});
             },
             token, up, key, delta, opts);
     }
@@ -390,7 +390,7 @@ private:
     auto admin(admin_kind kind, std::uint64_t arg, const call_options& opts, Token&& token) {
         return boost::asio::async_initiate<Token, void(error_code)>(
             [this](auto h, admin_kind kd, std::uint64_t a, call_options o) {
-                start_admin(kd, a, o, std::move(h));
+                start_admin(kd, a, o, {std::move(h), executor_});
             },
             token, kind, arg, opts);
     }

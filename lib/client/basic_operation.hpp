@@ -2,6 +2,7 @@
 // that result to the handler.
 #pragma once
 
+#include <memcoro/detail/handlers.hpp>
 #include <memcoro/detail/operation.hpp>
 #include <memcoro/error.hpp>
 
@@ -20,25 +21,32 @@ namespace memcoro::detail {
 
 namespace asio = boost::asio;
 
-// Calls `h(args...)` on the handler's own executor (inline when the caller already
-// runs there). The cancellation handler the operation installed goes first, on that
-// same executor, where the cancellation signal is emitted.
-template <class Handler, class... Args>
-void dispatch_completion(Handler h, const asio::any_io_executor& fallback, Args... args) {
-    auto ex = asio::get_associated_executor(h, fallback);
-    asio::dispatch(ex, [h = std::move(h), ... args = std::move(args)]() mutable {
+// Calls the handler with `args` on its own executor (inline when the caller already
+// runs there). The cancellation handler the operation installed goes first, on that same
+// executor, where the cancellation signal is emitted.
+template <class Sig, class... Args>
+void dispatch_completion(completion<Sig> c, const asio::any_io_executor& fallback,
+                         Args... args) {
+    auto run = [h = std::move(c.handler), ... args = std::move(args)]() mutable {
         if (auto slot = h.get_cancellation_slot(); slot.is_connected()) slot.clear();
         std::move(h)(std::move(args)...);
-    });
+    };
+    if (c.executor) {
+        asio::dispatch(*c.executor, std::move(run));
+    } else if (c.other_executor) {
+        asio::dispatch(*c.other_executor, std::move(run));
+    } else {
+        asio::dispatch(fallback, std::move(run));
+    }
 }
 
 // The same for a completion that is known before the operation starts (bad input):
 // never inside the initiating call, so it first goes through a post to the client's
-// executor (the handler's own executor, type-erased, cannot be posted to directly).
-template <class Handler, class... Args>
-void post_completion(Handler h, const asio::any_io_executor& fallback, Args... args) {
-    asio::post(fallback, [h = std::move(h), fallback, ... args = std::move(args)]() mutable {
-        dispatch_completion(std::move(h), fallback, std::move(args)...);
+// executor.
+template <class Sig, class... Args>
+void post_completion(completion<Sig> c, const asio::any_io_executor& fallback, Args... args) {
+    asio::post(fallback, [c = std::move(c), fallback, ... args = std::move(args)]() mutable {
+        dispatch_completion(std::move(c), fallback, std::move(args)...);
     });
 }
 
@@ -85,7 +93,7 @@ private:
 template <class Result>
 class basic_operation : public operation {
 public:
-    using handler_type = asio::any_completion_handler<void(error_code, Result)>;
+    using handler_type = completion<void(error_code, Result)>;
 
     basic_operation(handler_type handler, asio::any_io_executor fallback)
         : handler_(std::move(handler)), fallback_(std::move(fallback)) {}
@@ -121,7 +129,7 @@ private:
 // Operations whose completion carries no value: void(error_code).
 class void_operation : public operation {
 public:
-    using handler_type = asio::any_completion_handler<void(error_code)>;
+    using handler_type = completion<void(error_code)>;
 
     void_operation(handler_type handler, asio::any_io_executor fallback)
         : handler_(std::move(handler)), fallback_(std::move(fallback)) {}

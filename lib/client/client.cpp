@@ -109,7 +109,7 @@ void client::start_retrieve(retrieve_kind kind, std::string_view key, std::chron
     error_code ec = check_key(options_, key);
     if (!ec && !ttl_fits(ttl)) ec = error::invalid_argument;
     if (ec) return detail::post_completion(std::move(h), executor_, ec, std::optional<item>{});
-    auto slot = h.get_cancellation_slot();
+    auto slot = h.handler.get_cancellation_slot();
     auto* op = detail::make_operation<detail::retrieve_op>(
         connection_->pool(), std::move(h), executor_, static_cast<protocol::retrieve_command>(kind),
         key, ttl.count(), connection_->options().key_prefix);
@@ -122,7 +122,7 @@ void client::start_get_into(std::string_view key, std::unique_ptr<detail::value_
     if (auto ec = check_key(options_, key)) {
         return detail::post_completion(std::move(h), executor_, ec, std::optional<value_info>{});
     }
-    auto slot = h.get_cancellation_slot();
+    auto slot = h.handler.get_cancellation_slot();
     auto* op = detail::make_operation<detail::get_into_op>(
         connection_->pool(), std::move(h), executor_, key, connection_->options().key_prefix,
         std::move(sink));
@@ -135,7 +135,7 @@ void client::start_many(bool with_cas, std::span<const std::string_view> keys,
     if (auto ec = check_keys(options_, keys)) {
         return detail::post_completion(std::move(h), executor_, ec, std::vector<item>{});
     }
-    auto slot = h.get_cancellation_slot();
+    auto slot = h.handler.get_cancellation_slot();
     auto* op =
         detail::make_operation<detail::many_op>(connection_->pool(), std::move(h), executor_,
                                                 with_cas, keys, connection_->options().key_prefix);
@@ -150,7 +150,7 @@ void client::start_store(store_kind kind, std::string_view key, encoded value,
     if (!ec && !ttl_fits(opts.ttl)) ec = error::invalid_argument;
     if (ec) return detail::post_completion(std::move(h), executor_, ec, false);
     const auto req = make_store_request(static_cast<protocol::store_command>(kind), value, opts);
-    auto slot = h.get_cancellation_slot();
+    auto slot = h.handler.get_cancellation_slot();
     auto* op = detail::make_operation<detail::store_op<bool>>(
         connection_->pool(), std::move(h), executor_, key, std::move(value), req);
     launch(connection_, op, slot, opts.timeout, options_.op_timeout);
@@ -164,7 +164,7 @@ void client::start_cas(std::string_view key, encoded value, std::uint64_t cas_un
     if (ec) return detail::post_completion(std::move(h), executor_, ec, cas_result::not_found);
     auto req = make_store_request(protocol::store_command::cas, value, opts);
     req.cas_unique = cas_unique;
-    auto slot = h.get_cancellation_slot();
+    auto slot = h.handler.get_cancellation_slot();
     auto* op = detail::make_operation<detail::store_op<cas_result>>(
         connection_->pool(), std::move(h), executor_, key, std::move(value), req);
     launch(connection_, op, slot, opts.timeout, options_.op_timeout);
@@ -183,7 +183,7 @@ void client::start_set_many(std::span<const key_value> items, const store_option
         return detail::post_completion(std::move(h), executor_, ec, std::vector<std::string>{});
     }
     const auto req = make_store_request(protocol::store_command::set, encoded::view({}), opts);
-    auto slot = h.get_cancellation_slot();
+    auto slot = h.handler.get_cancellation_slot();
     auto* op = detail::make_operation<detail::set_many_op>(connection_->pool(), std::move(h),
                                                            executor_, items, req);
     launch(connection_, op, slot, opts.timeout, options_.op_timeout);
@@ -194,7 +194,7 @@ void client::start_remove(std::string_view key, const call_options& opts,
     if (auto ec = check_key(options_, key)) {
         return detail::post_completion(std::move(h), executor_, ec, false);
     }
-    auto slot = h.get_cancellation_slot();
+    auto slot = h.handler.get_cancellation_slot();
     auto* op = detail::make_operation<detail::remove_op>(connection_->pool(), std::move(h),
                                                          executor_, key, opts.noreply);
     launch(connection_, op, slot, opts.timeout, options_.op_timeout);
@@ -205,7 +205,7 @@ void client::start_remove_many(std::span<const std::string_view> keys, const cal
     if (auto ec = check_keys(options_, keys)) {
         return detail::post_completion(std::move(h), executor_, ec, std::size_t{0});
     }
-    auto slot = h.get_cancellation_slot();
+    auto slot = h.handler.get_cancellation_slot();
     auto* op = detail::make_operation<detail::remove_many_op>(connection_->pool(), std::move(h),
                                                               executor_, keys, opts.noreply);
     launch(connection_, op, slot, opts.timeout, options_.op_timeout);
@@ -217,7 +217,7 @@ void client::start_arithmetic(bool up, std::string_view key, std::uint64_t delta
     if (auto ec = check_key(options_, key)) {
         return detail::post_completion(std::move(h), executor_, ec, std::optional<std::uint64_t>{});
     }
-    auto slot = h.get_cancellation_slot();
+    auto slot = h.handler.get_cancellation_slot();
     auto* op = detail::make_operation<detail::arithmetic_op>(
         connection_->pool(), std::move(h), executor_, up, key, delta, opts.noreply);
     launch(connection_, op, slot, opts.timeout, options_.op_timeout);
@@ -228,21 +228,21 @@ void client::start_touch(std::string_view key, std::chrono::seconds ttl, const c
     error_code ec = check_key(options_, key);
     if (!ec && !ttl_fits(ttl)) ec = error::invalid_argument;
     if (ec) return detail::post_completion(std::move(h), executor_, ec, false);
-    auto slot = h.get_cancellation_slot();
+    auto slot = h.handler.get_cancellation_slot();
     auto* op = detail::make_operation<detail::touch_op>(connection_->pool(), std::move(h),
                                                         executor_, key, ttl.count(), opts.noreply);
     launch(connection_, op, slot, opts.timeout, options_.op_timeout);
 }
 
 void client::start_stats(std::string_view args, handler<void(error_code, stats_list)> h) {
-    auto slot = h.get_cancellation_slot();
+    auto slot = h.handler.get_cancellation_slot();
     auto* op = detail::make_operation<detail::stats_op>(connection_->pool(), std::move(h),
                                                         executor_, args);
     launch(connection_, op, slot, std::nullopt, options_.op_timeout);
 }
 
 void client::start_version(handler<void(error_code, std::string)> h) {
-    auto slot = h.get_cancellation_slot();
+    auto slot = h.handler.get_cancellation_slot();
     auto* op =
         detail::make_operation<detail::version_op>(connection_->pool(), std::move(h), executor_);
     launch(connection_, op, slot, std::nullopt, options_.op_timeout);
@@ -254,7 +254,7 @@ void client::start_admin(admin_kind kind, std::uint64_t arg, const call_options&
         return detail::post_completion(std::move(h), executor_,
                                        make_error_code(error::invalid_argument));
     }
-    auto slot = h.get_cancellation_slot();
+    auto slot = h.handler.get_cancellation_slot();
     auto* op = detail::make_operation<detail::admin_op>(
         connection_->pool(), std::move(h), executor_, static_cast<detail::admin_command>(kind), arg,
         opts.noreply);

@@ -5,6 +5,10 @@
 #include <memcoro/error.hpp>
 #include <memcoro/item.hpp>
 
+#include <boost/asio/any_completion_executor.hpp>
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/associated_executor.hpp>
 #include <boost/asio/associator.hpp>
 
 #include <optional>
@@ -34,6 +38,38 @@ struct decoding_handler {
             return;
         }
         std::move(handler)(boost::system::error_code{}, std::optional<T>(std::move(value)));
+    }
+};
+
+// A type-erased completion handler together with the executor it must complete on,
+// found while the handler's type is still known. Held as an any_io_executor (which
+// io_context executors and strands fit in without allocating), it spares the
+// any_completion_executor that asking the type-erased handler would build, and
+// allocate, at every completion. Handlers whose executor is of another kind keep
+// asking the handler.
+template <class Sig>
+struct completion {
+    template <class Handler>
+    completion(Handler&& h, const boost::asio::any_io_executor& fallback)
+        : executor(executor_of(h, fallback)), handler(std::forward<Handler>(h)) {
+        if (!executor) other_executor = boost::asio::get_associated_executor(handler, fallback);
+    }
+
+    std::optional<boost::asio::any_io_executor> executor;
+    // The handler's executor when it is of a kind any_io_executor cannot hold.
+    std::optional<boost::asio::any_completion_executor> other_executor;
+    boost::asio::any_completion_handler<Sig> handler;
+
+private:
+    template <class Handler>
+    static std::optional<boost::asio::any_io_executor> executor_of(
+        const Handler& h, const boost::asio::any_io_executor& fallback) {
+        auto ex = boost::asio::get_associated_executor(h, fallback);
+        if constexpr (std::is_convertible_v<decltype(ex), boost::asio::any_io_executor>) {
+            return boost::asio::any_io_executor(std::move(ex));
+        } else {
+            return std::nullopt;
+        }
     }
 };
 
