@@ -208,6 +208,7 @@ public:
     explicit line_builder(request_encoder& encoder) noexcept : encoder_(encoder) {}
 
     void add(std::string_view s) {
+        if (s.empty()) return;  // may be a null view, which memcpy must not see
         if (s.size() > sizeof(buf_) - size_) {
             flush();
             if (s.size() > sizeof(buf_)) {
