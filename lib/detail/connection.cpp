@@ -323,14 +323,7 @@ void connection::start_probe() {
     (void)encoder_.meta(protocol::meta_command::noop, {}, {});
     expected_.push_back({nullptr, protocol::reply_shape::meta, 0, 0});
     parser_.expect(protocol::reply_shape::meta);
-    write_buffers_.clear();
-    for (const auto& c : encoder_.chunks()) write_buffers_.emplace_back(c.data, c.size);
-    writing_ = true;
-    ++counters_.writes;
-    asio::async_write(socket_, write_buffers_,
-                      [self = shared_from_this(), epoch = epoch_](error_code ec, std::size_t) {
-                          self->on_write(ec, epoch);
-                      });
+    write_encoded();
 }
 
 void connection::become_ready() {
@@ -409,8 +402,11 @@ void connection::start_write() {
         ++op->refs_;  // held until on_write: a referenced value must outlive the write
         in_write_.push_back(op);
     }
-    if (encoder_.empty()) return;
+    if (!encoder_.empty()) write_encoded();
+}
 
+// One gather write of everything encoded.
+void connection::write_encoded() {
     write_buffers_.clear();
     for (const auto& c : encoder_.chunks()) write_buffers_.emplace_back(c.data, c.size);
     writing_ = true;

@@ -93,6 +93,7 @@ private:
     void become_ready();
 
     void start_write();
+    void write_encoded();
     void on_write(error_code ec, std::uint64_t epoch);
     void encode_internal();
 
