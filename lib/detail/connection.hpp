@@ -9,29 +9,27 @@
 // read and write: see bench/README.md.)
 #pragma once
 
-#include "address.hpp"
-#include "ring.hpp"
-
-#include <memcoro/detail/operation.hpp>
-#include <memcoro/options.hpp>
-#include <memcoro/protocol/encoder.hpp>
-#include <memcoro/protocol/parser.hpp>
-
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <mutex>
-
 #include <cstdint>
+#include <memcoro/detail/operation.hpp>
+#include <memcoro/options.hpp>
+#include <memcoro/protocol/encoder.hpp>
+#include <memcoro/protocol/parser.hpp>
 #include <memory>
+#include <mutex>
 #include <vector>
+
+#include "address.hpp"
+#include "ring.hpp"
 
 namespace memcoro::detail {
 
 class connection final : public std::enable_shared_from_this<connection>, private encode_context {
-public:
+  public:
     using executor_type = boost::asio::any_io_executor;
 
     connection(boost::asio::any_io_executor ex, const client_options& options,
@@ -66,7 +64,7 @@ public:
     };
     [[nodiscard]] const counters& stats() const noexcept { return counters_; }
 
-private:
+  private:
     enum class state : std::uint8_t { disconnected, connecting, probing, ready, shut_down };
 
     // One reply expected on the wire, in order.
@@ -140,8 +138,8 @@ private:
 
     state state_ = state::disconnected;
     wire_mode mode_ = wire_mode::meta;
-    bool probed_ = false;        // the server's protocol is known
-    std::uint64_t epoch_ = 0;    // bumped by close(); handlers of an older socket stand down
+    bool probed_ = false;      // the server's protocol is known
+    std::uint64_t epoch_ = 0;  // bumped by close(); handlers of an older socket stand down
     bool text_after_probe_closed_ = false;  // a probe made the server hang up: use text
     std::vector<std::pair<operation*, error_code>> completions_;
     std::vector<std::pair<operation*, error_code>> spare_;  // keeps a batch's capacity

@@ -1,0 +1,293 @@
+// The connection's stream in use: gather writes out, replies in and to their requests.
+#include <algorithm>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <charconv>
+#include <cstring>
+#include <memcoro/error.hpp>
+
+#include "connection.hpp"
+
+namespace memcoro::detail {
+namespace asio = boost::asio;
+
+namespace {
+
+// Bodies at least this long that are not yet in the read buffer are read straight
+// into the operation's own storage, skipping the copy out of the read buffer.
+constexpr std::size_t direct_read_threshold = 16 * 1024;
+
+// One write carries at most about this much, so a flood of large values cannot hold
+// back the replies to the requests before them for long.
+constexpr std::size_t max_write_bytes = 4 * 1024 * 1024;
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------
+// Writing
+
+void connection::expect_reply(protocol::reply_shape shape, std::uint32_t part) {
+    const bool was_idle = expected_.empty();
+    std::uint32_t opaque = 0;
+    if (mode_ == wire_mode::meta) {
+        opaque = next_opaque_;
+        // Opaque tokens stay short (at most 9 digits); they only need to differ
+        // between the requests in flight at once.
+        next_opaque_ = next_opaque_ == 999'999'999 ? 1 : next_opaque_ + 1;
+    }
+    expected_.push_back({encoding_, shape, part, opaque});
+    if (encoding_ != nullptr) {
+        ++encoding_->replies_due_;
+        ++encoding_->refs_;
+    }
+    if (was_idle) parser_.expect(shape);
+}
+
+// Internal requests: the fence after noreply requests (meta mode) and the health
+// check. A noreply request that the server answers anyway (it never should: see
+// protocol.md 2) would otherwise be taken for the reply of the next request; with a
+// fence in between it arrives where MN is expected, and the connection is closed
+// instead of handing anyone a wrong answer.
+void connection::encode_internal() {
+    encoding_ = nullptr;
+    if (mode_ == wire_mode::meta) {
+        (void)encoder_.meta(protocol::meta_command::noop, {}, {});
+        expect_reply(protocol::reply_shape::meta, 0);
+    } else {
+        (void)encoder_.version();
+        expect_reply(protocol::reply_shape::version, 0);
+    }
+    unfenced_ = false;
+}
+
+void connection::start_write() {
+    if (writing_ || state_ != state::ready) return;
+    if (queue_head_ == nullptr && !health_check_due_) return;
+
+    encoder_.clear();
+    in_write_.clear();
+    const auto now = clock::now();
+    if (health_check_due_) {
+        health_check_due_ = false;
+        encode_internal();
+        const auto limit =
+            options_.op_timeout.count() > 0 ? options_.op_timeout : options_.connect_timeout;
+        health_deadline_ = now + limit;
+        arm_timer(health_deadline_);
+    }
+    while (queue_head_ != nullptr && encoder_.size() < max_write_bytes) {
+        auto* op = dequeue();
+        if (!op->no_reply_ && unfenced_ && mode_ == wire_mode::meta) encode_internal();
+        op->phase_ = operation::phase::writing;
+        op->written_at_ = now;
+        encoding_ = op;
+        const error_code ec = op->encode(*this);
+        encoding_ = nullptr;
+        if (ec) {
+            complete(op, ec);
+            continue;
+        }
+        if (op->no_reply_) no_reply();
+        ++op->refs_;  // held until on_write: a referenced value must outlive the write
+        in_write_.push_back(op);
+    }
+    if (!encoder_.empty()) write_encoded();
+}
+
+// One gather write of everything encoded.
+void connection::write_encoded() {
+    write_buffers_.clear();
+    for (const auto& c : encoder_.chunks()) write_buffers_.emplace_back(c.data, c.size);
+    writing_ = true;
+    ++counters_.writes;
+    asio::async_write(socket_, write_buffers_,
+                      [self = shared_from_this(), epoch = epoch_](error_code ec, std::size_t) {
+                          self->on_write(ec, epoch);
+                      });
+}
+
+void connection::on_write(error_code ec, std::uint64_t epoch) {
+    lock_type lock(mutex_);
+    if (ec && epoch == epoch_) close(error::connection_closed);
+    // Still `writing_` while handlers may start operations: they queue for the next write.
+    for (std::size_t i = 0; i < in_write_.size(); ++i) {
+        auto* op = in_write_[i];
+        if (op->cancel_error_) {
+            complete(op, op->cancel_error_);
+        } else if (op->phase_ == operation::phase::writing) {
+            op->phase_ = operation::phase::written;
+            // noreply completes once written; so does an operation whose replies all
+            // came before this handler ran.
+            if (op->no_reply_ || op->replies_due_ == 0) complete(op, op->error_);
+        }
+        unref(op);
+    }
+    in_write_.clear();
+    writing_ = false;
+    settle(lock);
+}
+
+// ---------------------------------------------------------------------------------
+// Reading
+
+void connection::start_read() {
+    if (reading_ || (state_ != state::probing && state_ != state::ready)) return;
+
+    const std::size_t remaining = parser_.body_remaining();
+    if (remaining >= direct_read_threshold && rbegin_ == rend_ && !expected_.empty()) {
+        auto* op = expected_.front().op;
+        const auto target = op != nullptr ? op->body_target(remaining) : std::span<char>{};
+        if (!target.empty()) {
+            reading_ = true;
+            body_reader_ = op;
+            ++op->refs_;  // its storage is being written to
+            asio::async_read(
+                socket_, asio::buffer(target.data(), std::min(target.size(), remaining)),
+                [self = shared_from_this(), epoch = epoch_](error_code ec, std::size_t n) {
+                    self->on_body_read(ec, n, epoch);
+                });
+            return;
+        }
+    }
+
+    if (rbegin_ == rend_) {
+        rbegin_ = rend_ = 0;
+    } else if (rbuf_capacity_ - rend_ < rbuf_capacity_ / 4) {
+        // The parser's offsets are relative to the unconsumed bytes, so moving them
+        // to the front is invisible to it.
+        std::memmove(rbuf_.get(), rbuf_.get() + rbegin_, rend_ - rbegin_);
+        rend_ -= rbegin_;
+        rbegin_ = 0;
+    }
+    reading_ = true;
+    socket_.async_read_some(asio::buffer(rbuf_.get() + rend_, rbuf_capacity_ - rend_),
+                            [self = shared_from_this(), epoch = epoch_](
+                                error_code ec, std::size_t n) { self->on_read(ec, n, epoch); });
+}
+
+void connection::on_read(error_code ec, std::size_t n, std::uint64_t epoch) {
+    lock_type lock(mutex_);
+    if (epoch != epoch_) return;
+    reading_ = false;
+    if (ec) {
+        // A server that hangs up on `mn` (some proxies do) speaks text only.
+        if (state_ == state::probing) text_after_probe_closed_ = true;
+        close(error::connection_closed);
+        settle(lock);
+        return;
+    }
+    ++counters_.reads;
+    rend_ += n;
+    last_read_ = last_activity_ = clock::now();
+    process_input();
+    settle(lock);
+    start_read();
+}
+
+void connection::on_body_read(error_code ec, std::size_t n, std::uint64_t epoch) {
+    lock_type lock(mutex_);
+    auto* op = body_reader_;
+    body_reader_ = nullptr;
+    if (op->cancel_error_) complete(op, op->cancel_error_);
+    if (epoch == epoch_) {
+        reading_ = false;
+        if (ec) {
+            close(error::connection_closed);
+        } else {
+            ++counters_.reads;
+            op->body_filled(n);
+            parser_.skip_body(n);
+            last_read_ = last_activity_ = clock::now();
+            process_input();
+        }
+    }
+    unref(op);
+    settle(lock);
+    if (epoch == epoch_) start_read();
+}
+
+void connection::process_input() {
+    while (state_ == state::probing || state_ == state::ready) {
+        const std::string_view input(rbuf_.get() + rbegin_, rend_ - rbegin_);
+        if (expected_.empty()) {
+            // Bytes nobody asked for: the stream is not what we think it is.
+            if (!input.empty()) close(error::protocol_error);
+            return;
+        }
+        const auto r = parser_.parse(input);
+        rbegin_ += r.consumed;
+        if (r.ev.kind == protocol::event_kind::need_more) {
+            if (r.consumed == 0) return;
+            continue;
+        }
+        if (r.ev.kind == protocol::event_kind::failed) {
+            close(static_cast<error>(r.ev.failure));
+            return;
+        }
+        if (const error_code ec = deliver(r.ev)) {
+            close(ec);
+            return;
+        }
+        if (r.ev.complete) finish_reply();
+    }
+}
+
+error_code connection::deliver(const protocol::event& ev) {
+    const expected_reply& head = expected_.front();
+    if (head.op == nullptr) return deliver_internal(ev);
+
+    if (ev.kind == protocol::event_kind::meta && ev.code != protocol::meta_code::me) {
+        // Every meta request carries its own opaque; a reply with another one (or none)
+        // is someone else's.
+        const auto token = protocol::find_meta_flag(ev.text, 'O');
+        std::uint32_t opaque = 0;
+        if (!token ||
+            std::from_chars(token->data(), token->data() + token->size(), opaque).ec !=
+                std::errc{} ||
+            opaque != head.opaque) {
+            return error::reply_mismatch;
+        }
+    }
+    if (!head.op->on_event(ev, head.part)) return error::reply_mismatch;
+    if (ev.kind == protocol::event_kind::error && !ev.in_sync) {
+        // The operation keeps the server's error; the others cannot be trusted past it.
+        finish_reply();
+        return error::connection_closed;
+    }
+    return {};
+}
+
+error_code connection::deliver_internal(const protocol::event& ev) {
+    if (state_ == state::probing) {
+        if (ev.kind == protocol::event_kind::meta && ev.code == protocol::meta_code::mn) {
+            mode_ = wire_mode::meta;
+        } else if (ev.kind == protocol::event_kind::error) {
+            mode_ = wire_mode::text;
+        } else {
+            return error::protocol_error;
+        }
+        probed_ = true;
+        become_ready();
+        return {};
+    }
+    const bool answered =
+        (ev.kind == protocol::event_kind::meta && ev.code == protocol::meta_code::mn) ||
+        ev.kind == protocol::event_kind::version;
+    if (!answered) return error::protocol_error;
+    health_deadline_ = clock::time_point::max();
+    return {};
+}
+
+void connection::finish_reply() {
+    const expected_reply done = expected_.front();
+    expected_.pop_front();
+    parser_.expect(expected_.empty() ? protocol::reply_shape::none : expected_.front().shape);
+    if (auto* op = done.op) {
+        if (--op->replies_due_ == 0 && op->phase_ == operation::phase::written) {
+            complete(op, op->error_);
+        }
+        unref(op);
+    }
+}
+
+}  // namespace memcoro::detail

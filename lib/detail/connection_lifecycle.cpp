@@ -1,0 +1,241 @@
+// The connection's stream over time: connecting and probing, deadlines and health
+// checks, closing and backing off.
+#include <algorithm>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <memcoro/error.hpp>
+#include <string>
+
+#include "connection.hpp"
+
+namespace memcoro::detail {
+namespace asio = boost::asio;
+using generic_endpoint = asio::generic::stream_protocol::endpoint;
+
+// ---------------------------------------------------------------------------------
+// Connecting
+
+void connection::start_connect() {
+    state_ = state::connecting;
+    probed_ = options_.protocol != wire_protocol::automatic || text_after_probe_closed_;
+    if (text_after_probe_closed_) mode_ = wire_mode::text;
+    connect_deadline_ = clock::now() + options_.connect_timeout;
+    arm_timer(connect_deadline_);
+
+    if (address_.is_unix) {
+        connect_to({generic_endpoint(asio::local::stream_protocol::endpoint(address_.path))});
+        return;
+    }
+    error_code ec;
+    const auto ip = asio::ip::make_address(address_.host, ec);
+    if (!ec) {
+        connect_to({generic_endpoint(asio::ip::tcp::endpoint(ip, address_.port))});
+        return;
+    }
+    resolver_.async_resolve(
+        address_.host, std::to_string(address_.port),
+        [self = shared_from_this(), epoch = epoch_](
+            error_code ec, const asio::ip::tcp::resolver::results_type& results) {
+            lock_type lock(self->mutex_);
+            if (epoch != self->epoch_) return;
+            if (ec) {
+                self->fail_connect(error::not_connected);
+                self->settle(lock);
+                return;
+            }
+            std::vector<generic_endpoint> endpoints;
+            for (const auto& entry : results) endpoints.emplace_back(entry.endpoint());
+            self->connect_to(std::move(endpoints));
+        });
+}
+
+void connection::connect_to(std::vector<generic_endpoint> endpoints) {
+    auto list = std::make_shared<std::vector<generic_endpoint>>(std::move(endpoints));
+    asio::async_connect(
+        socket_, *list,
+        [self = shared_from_this(), epoch = epoch_, list](error_code ec, const generic_endpoint&) {
+            self->on_connected(ec, epoch);
+        });
+}
+
+void connection::on_connected(error_code ec, std::uint64_t epoch) {
+    lock_type lock(mutex_);
+    if (epoch != epoch_) return;
+    if (ec) {
+        fail_connect(error::not_connected);
+        settle(lock);
+        return;
+    }
+    if (!address_.is_unix) {
+        socket_.set_option(asio::ip::tcp::no_delay(options_.tcp_nodelay), ec);
+        socket_.set_option(asio::socket_base::keep_alive(options_.keepalive), ec);
+    }
+    ++counters_.connects;
+    backoff_ = options_.reconnect_backoff;
+    last_read_ = last_activity_ = clock::now();
+    parser_.reset();
+    rbegin_ = rend_ = 0;
+    if (probed_) {
+        become_ready();
+    } else {
+        start_probe();
+    }
+    start_read();
+    settle(lock);
+}
+
+// A connect that failed or timed out: operations waiting for it fail now, and the next
+// attempt waits out a backoff that doubles up to its maximum.
+void connection::fail_connect(error_code ec) {
+    drop_stream(ec);
+    start_backoff();
+    fail_queued(ec);
+}
+
+// `mn` answers MN on a server that speaks meta and ERROR on one that does not
+// (protocol.md 3.7). The probe goes out alone, before any request, because how those
+// are encoded depends on the answer.
+void connection::start_probe() {
+    state_ = state::probing;
+    encoder_.clear();
+    (void)encoder_.meta(protocol::meta_command::noop, {}, {});
+    expected_.push_back({nullptr, protocol::reply_shape::meta, 0, 0});
+    parser_.expect(protocol::reply_shape::meta);
+    write_encoded();
+}
+
+void connection::become_ready() {
+    state_ = state::ready;
+    connect_deadline_ = clock::time_point::max();
+    if (options_.health_check_interval.count() > 0) {
+        arm_timer(last_activity_ + options_.health_check_interval);
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Timeouts, health checks, closing
+
+void connection::arm_timer(clock::time_point at) {
+    if (at == clock::time_point::max() || at >= timer_expiry_) return;
+    timer_expiry_ = at;
+    timer_.expires_at(at);
+    timer_.async_wait([self = shared_from_this(), generation = ++timer_generation_](error_code ec) {
+        self->on_timer(ec, generation);
+    });
+}
+
+void connection::on_timer(error_code ec, std::uint64_t generation) {
+    lock_type lock(mutex_);
+    if (generation != timer_generation_) return;  // re-armed or shut down since
+    (void)ec;
+    timer_expiry_ = clock::time_point::max();
+    expire(clock::now());
+    settle(lock);
+}
+
+// Timeouts are cancellations that the clock sends: an operation past its deadline is
+// cancelled with error::timeout exactly as a user's cancellation would. If one that
+// was written has heard nothing since, the server has stopped answering and the
+// connection is closed, failing the others too.
+void connection::expire(clock::time_point now) {
+    auto next = clock::time_point::max();
+
+    if (state_ == state::connecting || state_ == state::probing) {
+        if (now >= connect_deadline_) {
+            // The operations waiting for it fail as for any connect that did not
+            // succeed: their own time may not be up, but there is no connection.
+            fail_connect(error::not_connected);
+        } else {
+            next = std::min(next, connect_deadline_);
+        }
+    }
+
+    for (auto* op = queue_head_; op != nullptr;) {
+        auto* following = op->next_;
+        if (op->deadline_ <= now) {
+            unlink(op);
+            complete(op, error::timeout);
+        } else {
+            next = std::min(next, op->deadline_);
+        }
+        op = following;
+    }
+    for (auto* op : in_write_) {
+        if (op->deadline_ <= now) {
+            if (!op->cancel_error_) op->cancel_error_ = error::timeout;
+        } else {
+            next = std::min(next, op->deadline_);
+        }
+    }
+    bool unresponsive = now >= health_deadline_;
+    for (std::size_t i = 0; i < expected_.size(); ++i) {
+        auto* op = expected_[i].op;
+        if (op == nullptr || op->phase_ != operation::phase::written) continue;
+        if (op->deadline_ <= now) {
+            if (last_read_ <= op->written_at_) unresponsive = true;
+            complete(op, error::timeout);
+        } else {
+            next = std::min(next, op->deadline_);
+        }
+    }
+    if (unresponsive) close(error::unresponsive);
+    next = std::min(next, health_deadline_);
+
+    const bool idle = queue_head_ == nullptr && expected_.empty() && !writing_;
+    if (state_ == state::ready && idle && options_.health_check_interval.count() > 0) {
+        const auto due = last_activity_ + options_.health_check_interval;
+        if (due <= now) {
+            health_check_due_ = true;
+            last_activity_ = now;
+        } else {
+            next = std::min(next, due);
+        }
+    }
+    arm_timer(next);
+}
+
+// Ends the current stream. Operations waiting for replies fail with `ec`; those in the
+// write under way fail when it completes; those still queued stay queued, to go out on
+// the next connection.
+void connection::close(error_code ec) {
+    if (state_ == state::disconnected || state_ == state::shut_down) return;
+    drop_stream(ec);
+    // A server that stopped answering usually accepts connections still (the kernel
+    // does that for it): wait before trying it again.
+    if (ec == error::unresponsive) start_backoff();
+}
+
+// Forgets the socket and everything tied to it (a connection in progress, a probe).
+void connection::drop_stream(error_code ec) {
+    ++epoch_;
+    error_code ignored;
+    socket_.close(ignored);
+    resolver_.cancel();
+    reading_ = false;
+    state_ = state::disconnected;
+    connect_deadline_ = clock::time_point::max();
+    health_deadline_ = clock::time_point::max();
+    health_check_due_ = false;
+    unfenced_ = false;
+    parser_.reset();
+    rbegin_ = rend_ = 0;
+
+    for (std::size_t i = 0; i < expected_.size(); ++i) {
+        auto* op = expected_[i].op;
+        if (op == nullptr) continue;
+        --op->replies_due_;
+        if (op->phase_ == operation::phase::written) complete(op, ec);
+        unref(op);
+    }
+    expected_.clear();
+    for (auto* op : in_write_) {
+        if (!op->cancel_error_) op->cancel_error_ = ec;
+    }
+}
+
+void connection::start_backoff() {
+    backoff_until_ = clock::now() + backoff_;
+    backoff_ = std::min(backoff_ * 2, options_.reconnect_backoff_max);
+}
+
+}  // namespace memcoro::detail
