@@ -18,8 +18,10 @@
 // - Cancellation: the handler's cancellation slot is honoured for every cancellation
 //   type. A request not yet written is removed and never sent; one already written
 //   completes at once with boost::asio::error::operation_aborted, and its reply is
-//   read and dropped when it comes, so the connection stays usable. The server may
-//   still carry out a written request.
+//   read and dropped when it comes, so the connection stays usable. One whose bytes
+//   are in the write under way, or whose value is being read into its storage,
+//   completes as soon as that write or read ends, so no buffer of the caller's is in
+//   use once it has. The server may still carry out a written request.
 // - Timeouts: `op_timeout` (client_options, or `timeout` in the call's options) is the
 //   same cancellation, sent by a clock; the operation fails with error::timeout.
 // - Lifetimes: the client must outlive the operations it starts. Keys are copied when
