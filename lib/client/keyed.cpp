@@ -43,21 +43,15 @@ bool remove_op::on_event(const protocol::event& ev, std::uint32_t) {
 
 remove_many_op::remove_many_op(handler_type h, asio::any_io_executor fallback,
                                std::span<const std::string_view> keys, bool noreply)
-    : basic_operation(std::move(h), std::move(fallback)) {
+    : basic_operation(std::move(h), std::move(fallback)), keys_(keys) {
     no_reply_ = noreply;
-    offsets_.reserve(keys.size() + 1);
-    for (const auto k : keys) {
-        offsets_.push_back(keys_.size());
-        keys_.append(k);
-    }
-    offsets_.push_back(keys_.size());
 }
 
 error_code remove_many_op::encode(encode_context& ctx) {
-    const std::string_view all(keys_);
-    for (std::size_t i = 0; i + 1 < offsets_.size(); ++i) {
-        const auto key = all.substr(offsets_[i], offsets_[i + 1] - offsets_[i]);
-        if (auto ec = encode_remove(ctx, key, no_reply_, static_cast<std::uint32_t>(i))) return ec;
+    for (std::size_t i = 0; i < keys_.size(); ++i) {
+        if (auto ec = encode_remove(ctx, keys_[i], no_reply_, static_cast<std::uint32_t>(i))) {
+            return ec;
+        }
     }
     return {};
 }

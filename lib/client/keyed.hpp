@@ -2,6 +2,7 @@
 #pragma once
 
 #include "basic_operation.hpp"
+#include "key_list.hpp"
 #include "meta_flags.hpp"
 
 #include <optional>
@@ -40,8 +41,7 @@ public:
     bool on_event(const protocol::event& ev, std::uint32_t part) override;
 
 private:
-    std::string keys_;
-    std::vector<std::size_t> offsets_;
+    key_list keys_;
 };
 
 // touch: `mg <key> T<ttl> O<n>` (HD / EN) or `touch <key> <ttl>` (TOUCHED / NOT_FOUND).

@@ -115,29 +115,18 @@ template class single_value_op<std::optional<value_info>>;
 
 many_op::many_op(handler_type h, asio::any_io_executor fallback, bool with_cas,
                  std::span<const std::string_view> keys, std::string_view prefix)
-    : basic_operation(std::move(h), std::move(fallback)), with_cas_(with_cas), prefix_(prefix) {
-    offsets_.reserve(keys.size() + 1);
-    std::size_t total = 0;
-    for (const auto k : keys) total += k.size();
-    keys_.reserve(total);
-    for (const auto k : keys) {
-        offsets_.push_back(keys_.size());
-        keys_.append(k);
-    }
-    offsets_.push_back(keys_.size());
+    : basic_operation(std::move(h), std::move(fallback)),
+      with_cas_(with_cas),
+      keys_(keys),
+      prefix_(prefix) {
     // Room for a hit per key up front: growing the vector hit by hit reallocated (and
     // moved every item) about log2(keys) times per batch.
     result_.reserve(keys.size());
 }
 
 error_code many_op::encode(encode_context& ctx) {
-    // The request names each key as the caller gave it; views into keys_ are fine
-    // because the encoder copies command lines.
-    std::vector<std::string_view> views;
-    views.reserve(offsets_.size() - 1);
-    for (std::size_t i = 0; i + 1 < offsets_.size(); ++i) views.push_back(key(i));
     const auto cmd = with_cas_ ? protocol::retrieve_command::gets : protocol::retrieve_command::get;
-    if (auto ec = ctx.encoder().retrieve(cmd, views)) return ec;
+    if (auto ec = ctx.encoder().retrieve(cmd, keys_.views())) return ec;
     ctx.expect_reply(protocol::reply_shape::values, 0);
     return {};
 }
@@ -147,15 +136,15 @@ bool many_op::on_event(const protocol::event& ev, std::uint32_t) {
     switch (ev.kind) {
         case event_kind::value: {
             // Hits come in request order (a key asked twice comes twice).
-            const std::size_t count = offsets_.size() - 1;
+            const std::size_t count = keys_.size();
             std::size_t i = next_key_;
-            while (i < count && !names_key(ev.key, prefix_, key(i))) ++i;
+            while (i < count && !names_key(ev.key, prefix_, keys_[i])) ++i;
             if (i == count) return false;
             next_key_ = i + 1;
             body_ = nullptr;
             if (finished()) return true;
             auto& it = result_.emplace_back();
-            it.set_key(key(i));
+            it.set_key(keys_[i]);
             it.set_meta(ev.flags, ev.cas.value_or(0));
             body_ = it.prepare(ev.size);
             filled_ = 0;

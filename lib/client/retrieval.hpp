@@ -2,6 +2,7 @@
 #pragma once
 
 #include "basic_operation.hpp"
+#include "key_list.hpp"
 #include "meta_flags.hpp"
 
 #include <memcoro/detail/value_sink.hpp>
@@ -112,13 +113,8 @@ public:
     bool on_event(const protocol::event& ev, std::uint32_t part) override;
 
 private:
-    [[nodiscard]] std::string_view key(std::size_t i) const noexcept {
-        return std::string_view(keys_).substr(offsets_[i], offsets_[i + 1] - offsets_[i]);
-    }
-
     bool with_cas_;
-    std::string keys_;                  // all keys, back to back
-    std::vector<std::size_t> offsets_;  // where each starts, and the end
+    key_list keys_;
     std::string_view prefix_;
     std::size_t next_key_ = 0;  // VALUE lines may only name this key or a later one
     char* body_ = nullptr;

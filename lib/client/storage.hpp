@@ -44,7 +44,6 @@ public:
           key_(key),
           value_(std::move(value)),
           req_(req) {
-        req_.value = value_.bytes();
         this->no_reply_ = req.noreply;
         // noreply reports success; so does a result nobody waits for.
         if constexpr (std::is_same_v<Result, bool>) {

@@ -56,14 +56,6 @@ class connection final : public std::enable_shared_from_this<connection>, privat
     // The wire protocol in use (meta until a probe says otherwise).
     [[nodiscard]] wire_mode mode() const noexcept override { return mode_; }
 
-    // Counters for tests and the benchmark.
-    struct counters {
-        std::uint64_t connects = 0;
-        std::uint64_t writes = 0;
-        std::uint64_t reads = 0;
-    };
-    [[nodiscard]] const counters& stats() const noexcept { return counters_; }
-
   private:
     enum class state : std::uint8_t { disconnected, connecting, probing, ready, shut_down };
 
@@ -175,8 +167,6 @@ class connection final : public std::enable_shared_from_this<connection>, privat
     std::chrono::milliseconds backoff_;
     std::uint64_t timer_generation_ = 0;
     clock::time_point timer_expiry_ = clock::time_point::max();
-
-    counters counters_;
 };
 
 }  // namespace memcoro::detail

@@ -99,7 +99,6 @@ void connection::write_encoded() {
     write_buffers_.clear();
     for (const auto& c : encoder_.chunks()) write_buffers_.emplace_back(c.data, c.size);
     writing_ = true;
-    ++counters_.writes;
     asio::async_write(socket_, write_buffers_,
                       [self = shared_from_this(), epoch = epoch_](error_code ec, std::size_t) {
                           self->on_write(ec, epoch);
@@ -176,7 +175,6 @@ void connection::on_read(error_code ec, std::size_t n, std::uint64_t epoch) {
         settle(lock);
         return;
     }
-    ++counters_.reads;
     rend_ += n;
     last_read_ = last_activity_ = clock::now();
     process_input();
@@ -194,7 +192,6 @@ void connection::on_body_read(error_code ec, std::size_t n, std::uint64_t epoch)
         if (ec) {
             close(error::connection_closed);
         } else {
-            ++counters_.reads;
             op->body_filled(n);
             parser_.skip_body(n);
             last_read_ = last_activity_ = clock::now();

@@ -70,7 +70,6 @@ void connection::on_connected(error_code ec, std::uint64_t epoch) {
         socket_.set_option(asio::ip::tcp::no_delay(options_.tcp_nodelay), ec);
         socket_.set_option(asio::socket_base::keep_alive(options_.keepalive), ec);
     }
-    ++counters_.connects;
     backoff_ = options_.reconnect_backoff;
     last_read_ = last_activity_ = clock::now();
     parser_.reset();

@@ -27,7 +27,7 @@ request_encoder::error_code request_encoder::store(store_command cmd, std::strin
         line.add(" ");
         line.add_number(flags);
         line.add(" ");
-        line.add_signed(exptime);
+        line.add_number(exptime);
         line.add(" ");
         line.add_number(value.size());
         if (cmd == store_command::cas) {
@@ -75,7 +75,7 @@ request_encoder::error_code request_encoder::retrieve(retrieve_command cmd,
         line.add(name_of(cmd));
         if (touches) {
             line.add(" ");
-            line.add_signed(exptime);
+            line.add_number(exptime);
         }
         for (const std::string_view key : keys) {
             line.add(" ");
@@ -139,7 +139,7 @@ request_encoder::error_code request_encoder::touch(std::string_view key, std::in
         line.add(options_.key_prefix);
         line.add(key);
         line.add(" ");
-        line.add_signed(exptime);
+        line.add_number(exptime);
         if (noreply) {
             line.add(" noreply");
         }
@@ -187,7 +187,7 @@ request_encoder::error_code request_encoder::flush_all(std::optional<std::int64_
         line.add("flush_all");
         if (delay) {
             line.add(" ");
-            line.add_signed(*delay);
+            line.add_number(*delay);
         }
         if (noreply) {
             line.add(" noreply");

@@ -164,12 +164,9 @@ class request_encoder::line_builder {
         std::memcpy(buf_ + size_, s.data(), s.size());
         size_ += s.size();
     }
-    void add_number(std::uint64_t n) {
-        char digits[20];
-        const auto end = std::to_chars(digits, digits + sizeof(digits), n).ptr;
-        add({digits, static_cast<std::size_t>(end - digits)});
-    }
-    void add_signed(std::int64_t n) {
+    // Integers in decimal (exptime and delays may be negative).
+    template <class Integer>
+    void add_number(Integer n) {
         char digits[20];
         const auto end = std::to_chars(digits, digits + sizeof(digits), n).ptr;
         add({digits, static_cast<std::size_t>(end - digits)});
