@@ -95,18 +95,20 @@ class basic_operation : public operation {
 public:
     using handler_type = completion<void(error_code, Result)>;
 
-    basic_operation(handler_type handler, asio::any_io_executor fallback)
-        : handler_(std::move(handler)), fallback_(std::move(fallback)) {}
+    // `fallback` is the connection's executor, which outlives its operations.
+    basic_operation(handler_type&& handler, const asio::any_io_executor& fallback)
+        : handler_(std::move(handler)), fallback_(&fallback) {}
 
     void complete(error_code ec, bool post) final {
         // On an error the result stays where it is (a body may still be read into it);
         // errors_as_misses then reports an empty result, as a miss.
-        Result result = ec ? Result{} : std::move(result_);
+        Result empty{};
+        Result& result = ec ? empty : result_;
         if (ec && misses_on_error_ && is_network_or_server_error(ec)) ec = {};
         if (post) {
-            post_completion(std::move(handler_), fallback_, ec, std::move(result));
-        } else {
-            dispatch_completion(std::move(handler_), fallback_, ec, std::move(result));
+            post_completion(std::move(handler_), *fallback_, ec, std::move(result));
+        } else if (!handler_.run_here_if_dispatchable(ec, std::move(result))) {
+            dispatch_completion(std::move(handler_), *fallback_, ec, std::move(result));
         }
     }
 
@@ -123,7 +125,7 @@ protected:
 
 private:
     handler_type handler_;
-    asio::any_io_executor fallback_;
+    const asio::any_io_executor* fallback_;  // where to complete if the handler names none
 };
 
 // Operations whose completion carries no value: void(error_code).
@@ -131,15 +133,15 @@ class void_operation : public operation {
 public:
     using handler_type = completion<void(error_code)>;
 
-    void_operation(handler_type handler, asio::any_io_executor fallback)
-        : handler_(std::move(handler)), fallback_(std::move(fallback)) {}
+    void_operation(handler_type&& handler, const asio::any_io_executor& fallback)
+        : handler_(std::move(handler)), fallback_(&fallback) {}
 
     void complete(error_code ec, bool post) final {
         if (ec == error::connection_closed && closing_is_success_) ec = {};
         if (post) {
-            post_completion(std::move(handler_), fallback_, ec);
-        } else {
-            dispatch_completion(std::move(handler_), fallback_, ec);
+            post_completion(std::move(handler_), *fallback_, ec);
+        } else if (!handler_.run_here_if_dispatchable(ec)) {
+            dispatch_completion(std::move(handler_), *fallback_, ec);
         }
     }
     void destroy() noexcept final { free_self(); }
@@ -150,7 +152,7 @@ protected:
 
 private:
     handler_type handler_;
-    asio::any_io_executor fallback_;
+    const asio::any_io_executor* fallback_;  // where to complete if the handler names none
 };
 
 }  // namespace memcoro::detail

@@ -67,10 +67,16 @@ void launch(const std::shared_ptr<detail::connection>& connection, operation* op
             asio::cancellation_slot slot, const std::optional<std::chrono::milliseconds>& timeout,
             std::chrono::milliseconds default_timeout) {
     op->id_ = next_operation_id.fetch_add(1, std::memory_order_relaxed);
-    const auto limit = timeout.value_or(default_timeout);
-    if (limit.count() > 0) op->deadline_ = detail::clock::now() + limit;
     if (slot.is_connected()) slot.template emplace<cancel_forwarder>(connection, op->id_);
-    connection->submit(op);
+    connection->submit(op, timeout.value_or(default_timeout));
+}
+
+// Builds an operation in the connection's memory. It completes on its handler's
+// executor, or on the connection's when the handler has none of its own.
+template <class Op, class Handler, class... Args>
+Op* new_operation(detail::connection& c, Handler&& h, Args&&... args) {
+    return detail::make_operation<Op>(c.pool(), std::forward<Handler>(h), c.executor(),
+                                      std::forward<Args>(args)...);
 }
 
 error_code check_key(const client_options& o, std::string_view key) {
@@ -110,9 +116,9 @@ void client::start_retrieve(retrieve_kind kind, std::string_view key, std::chron
     if (!ec && !ttl_fits(ttl)) ec = error::invalid_argument;
     if (ec) return detail::post_completion(std::move(h), executor_, ec, std::optional<item>{});
     auto slot = h.handler.get_cancellation_slot();
-    auto* op = detail::make_operation<detail::retrieve_op>(
-        connection_->pool(), std::move(h), executor_, static_cast<protocol::retrieve_command>(kind),
-        key, ttl.count(), connection_->options().key_prefix);
+    auto* op = new_operation<detail::retrieve_op>(
+        *connection_, std::move(h), static_cast<protocol::retrieve_command>(kind), key, ttl.count(),
+        connection_->options().key_prefix);
     op->misses_on_error_ = options_.errors_as_misses;
     launch(connection_, op, slot, opts.timeout, options_.op_timeout);
 }
@@ -123,9 +129,8 @@ void client::start_get_into(std::string_view key, std::unique_ptr<detail::value_
         return detail::post_completion(std::move(h), executor_, ec, std::optional<value_info>{});
     }
     auto slot = h.handler.get_cancellation_slot();
-    auto* op = detail::make_operation<detail::get_into_op>(
-        connection_->pool(), std::move(h), executor_, key, connection_->options().key_prefix,
-        std::move(sink));
+    auto* op = new_operation<detail::get_into_op>(
+        *connection_, std::move(h), key, connection_->options().key_prefix, std::move(sink));
     op->misses_on_error_ = options_.errors_as_misses;
     launch(connection_, op, slot, std::nullopt, options_.op_timeout);
 }
@@ -136,9 +141,8 @@ void client::start_many(bool with_cas, std::span<const std::string_view> keys,
         return detail::post_completion(std::move(h), executor_, ec, std::vector<item>{});
     }
     auto slot = h.handler.get_cancellation_slot();
-    auto* op =
-        detail::make_operation<detail::many_op>(connection_->pool(), std::move(h), executor_,
-                                                with_cas, keys, connection_->options().key_prefix);
+    auto* op = new_operation<detail::many_op>(*connection_, std::move(h), with_cas, keys,
+                                              connection_->options().key_prefix);
     op->misses_on_error_ = options_.errors_as_misses;
     launch(connection_, op, slot, opts.timeout, options_.op_timeout);
 }
@@ -151,8 +155,8 @@ void client::start_store(store_kind kind, std::string_view key, encoded value,
     if (ec) return detail::post_completion(std::move(h), executor_, ec, false);
     const auto req = make_store_request(static_cast<protocol::store_command>(kind), value, opts);
     auto slot = h.handler.get_cancellation_slot();
-    auto* op = detail::make_operation<detail::store_op<bool>>(
-        connection_->pool(), std::move(h), executor_, key, std::move(value), req);
+    auto* op = new_operation<detail::store_op<bool>>(*connection_, std::move(h), key,
+                                                     std::move(value), req);
     launch(connection_, op, slot, opts.timeout, options_.op_timeout);
 }
 
@@ -165,8 +169,8 @@ void client::start_cas(std::string_view key, encoded value, std::uint64_t cas_un
     auto req = make_store_request(protocol::store_command::cas, value, opts);
     req.cas_unique = cas_unique;
     auto slot = h.handler.get_cancellation_slot();
-    auto* op = detail::make_operation<detail::store_op<cas_result>>(
-        connection_->pool(), std::move(h), executor_, key, std::move(value), req);
+    auto* op = new_operation<detail::store_op<cas_result>>(*connection_, std::move(h), key,
+                                                           std::move(value), req);
     launch(connection_, op, slot, opts.timeout, options_.op_timeout);
 }
 
@@ -184,8 +188,7 @@ void client::start_set_many(std::span<const key_value> items, const store_option
     }
     const auto req = make_store_request(protocol::store_command::set, encoded::view({}), opts);
     auto slot = h.handler.get_cancellation_slot();
-    auto* op = detail::make_operation<detail::set_many_op>(connection_->pool(), std::move(h),
-                                                           executor_, items, req);
+    auto* op = new_operation<detail::set_many_op>(*connection_, std::move(h), items, req);
     launch(connection_, op, slot, opts.timeout, options_.op_timeout);
 }
 
@@ -195,8 +198,7 @@ void client::start_remove(std::string_view key, const call_options& opts,
         return detail::post_completion(std::move(h), executor_, ec, false);
     }
     auto slot = h.handler.get_cancellation_slot();
-    auto* op = detail::make_operation<detail::remove_op>(connection_->pool(), std::move(h),
-                                                         executor_, key, opts.noreply);
+    auto* op = new_operation<detail::remove_op>(*connection_, std::move(h), key, opts.noreply);
     launch(connection_, op, slot, opts.timeout, options_.op_timeout);
 }
 
@@ -206,8 +208,8 @@ void client::start_remove_many(std::span<const std::string_view> keys, const cal
         return detail::post_completion(std::move(h), executor_, ec, std::size_t{0});
     }
     auto slot = h.handler.get_cancellation_slot();
-    auto* op = detail::make_operation<detail::remove_many_op>(connection_->pool(), std::move(h),
-                                                              executor_, keys, opts.noreply);
+    auto* op =
+        new_operation<detail::remove_many_op>(*connection_, std::move(h), keys, opts.noreply);
     launch(connection_, op, slot, opts.timeout, options_.op_timeout);
 }
 
@@ -218,8 +220,8 @@ void client::start_arithmetic(bool up, std::string_view key, std::uint64_t delta
         return detail::post_completion(std::move(h), executor_, ec, std::optional<std::uint64_t>{});
     }
     auto slot = h.handler.get_cancellation_slot();
-    auto* op = detail::make_operation<detail::arithmetic_op>(
-        connection_->pool(), std::move(h), executor_, up, key, delta, opts.noreply);
+    auto* op = new_operation<detail::arithmetic_op>(*connection_, std::move(h), up, key, delta,
+                                                    opts.noreply);
     launch(connection_, op, slot, opts.timeout, options_.op_timeout);
 }
 
@@ -229,22 +231,20 @@ void client::start_touch(std::string_view key, std::chrono::seconds ttl, const c
     if (!ec && !ttl_fits(ttl)) ec = error::invalid_argument;
     if (ec) return detail::post_completion(std::move(h), executor_, ec, false);
     auto slot = h.handler.get_cancellation_slot();
-    auto* op = detail::make_operation<detail::touch_op>(connection_->pool(), std::move(h),
-                                                        executor_, key, ttl.count(), opts.noreply);
+    auto* op =
+        new_operation<detail::touch_op>(*connection_, std::move(h), key, ttl.count(), opts.noreply);
     launch(connection_, op, slot, opts.timeout, options_.op_timeout);
 }
 
 void client::start_stats(std::string_view args, handler<void(error_code, stats_list)> h) {
     auto slot = h.handler.get_cancellation_slot();
-    auto* op = detail::make_operation<detail::stats_op>(connection_->pool(), std::move(h),
-                                                        executor_, args);
+    auto* op = new_operation<detail::stats_op>(*connection_, std::move(h), args);
     launch(connection_, op, slot, std::nullopt, options_.op_timeout);
 }
 
 void client::start_version(handler<void(error_code, std::string)> h) {
     auto slot = h.handler.get_cancellation_slot();
-    auto* op =
-        detail::make_operation<detail::version_op>(connection_->pool(), std::move(h), executor_);
+    auto* op = new_operation<detail::version_op>(*connection_, std::move(h));
     launch(connection_, op, slot, std::nullopt, options_.op_timeout);
 }
 
@@ -255,9 +255,8 @@ void client::start_admin(admin_kind kind, std::uint64_t arg, const call_options&
                                        make_error_code(error::invalid_argument));
     }
     auto slot = h.handler.get_cancellation_slot();
-    auto* op = detail::make_operation<detail::admin_op>(
-        connection_->pool(), std::move(h), executor_, static_cast<detail::admin_command>(kind), arg,
-        opts.noreply);
+    auto* op = new_operation<detail::admin_op>(
+        *connection_, std::move(h), static_cast<detail::admin_command>(kind), arg, opts.noreply);
     launch(connection_, op, slot, opts.timeout, options_.op_timeout);
 }
 

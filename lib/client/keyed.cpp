@@ -41,9 +41,9 @@ bool remove_op::on_event(const protocol::event& ev, std::uint32_t) {
     return true;
 }
 
-remove_many_op::remove_many_op(handler_type h, asio::any_io_executor fallback,
+remove_many_op::remove_many_op(handler_type&& h, const asio::any_io_executor& fallback,
                                std::span<const std::string_view> keys, bool noreply)
-    : basic_operation(std::move(h), std::move(fallback)), keys_(keys) {
+    : basic_operation(std::move(h), fallback), keys_(keys) {
     no_reply_ = noreply;
 }
 

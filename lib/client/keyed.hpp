@@ -19,8 +19,9 @@ namespace memcoro::detail {
 
 class remove_op final : public basic_operation<bool> {
 public:
-    remove_op(handler_type h, asio::any_io_executor fallback, std::string_view key, bool noreply)
-        : basic_operation(std::move(h), std::move(fallback)), key_(key) {
+    remove_op(handler_type&& h, const asio::any_io_executor& fallback, std::string_view key,
+              bool noreply)
+        : basic_operation(std::move(h), fallback), key_(key) {
         no_reply_ = noreply;
         result_ = noreply;  // noreply reports success, as the storage commands do
     }
@@ -35,7 +36,7 @@ private:
 
 class remove_many_op final : public basic_operation<std::size_t> {
 public:
-    remove_many_op(handler_type h, asio::any_io_executor fallback,
+    remove_many_op(handler_type&& h, const asio::any_io_executor& fallback,
                    std::span<const std::string_view> keys, bool noreply);
     error_code encode(encode_context& ctx) override;
     bool on_event(const protocol::event& ev, std::uint32_t part) override;
@@ -47,9 +48,9 @@ private:
 // touch: `mg <key> T<ttl> O<n>` (HD / EN) or `touch <key> <ttl>` (TOUCHED / NOT_FOUND).
 class touch_op final : public basic_operation<bool> {
 public:
-    touch_op(handler_type h, asio::any_io_executor fallback, std::string_view key,
+    touch_op(handler_type&& h, const asio::any_io_executor& fallback, std::string_view key,
              std::int64_t ttl, bool noreply)
-        : basic_operation(std::move(h), std::move(fallback)), key_(key), ttl_(ttl) {
+        : basic_operation(std::move(h), fallback), key_(key), ttl_(ttl) {
         no_reply_ = noreply;
         result_ = noreply;
     }
@@ -65,9 +66,9 @@ private:
 // `incr|decr <key> <delta>` (the number / NOT_FOUND).
 class arithmetic_op final : public basic_operation<std::optional<std::uint64_t>> {
 public:
-    arithmetic_op(handler_type h, asio::any_io_executor fallback, bool up, std::string_view key,
-                  std::uint64_t delta, bool noreply)
-        : basic_operation(std::move(h), std::move(fallback)), up_(up), key_(key), delta_(delta) {
+    arithmetic_op(handler_type&& h, const asio::any_io_executor& fallback, bool up,
+                  std::string_view key, std::uint64_t delta, bool noreply)
+        : basic_operation(std::move(h), fallback), up_(up), key_(key), delta_(delta) {
         no_reply_ = noreply;
     }
     error_code encode(encode_context& ctx) override;

@@ -113,9 +113,9 @@ void single_value_op<Result>::body_filled(std::size_t n) noexcept {
 template class single_value_op<std::optional<item>>;
 template class single_value_op<std::optional<value_info>>;
 
-many_op::many_op(handler_type h, asio::any_io_executor fallback, bool with_cas,
+many_op::many_op(handler_type&& h, const asio::any_io_executor& fallback, bool with_cas,
                  std::span<const std::string_view> keys, std::string_view prefix)
-    : basic_operation(std::move(h), std::move(fallback)),
+    : basic_operation(std::move(h), fallback),
       with_cas_(with_cas),
       keys_(keys),
       prefix_(prefix) {

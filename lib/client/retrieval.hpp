@@ -25,10 +25,10 @@ class single_value_op : public basic_operation<Result> {
 public:
     using typename basic_operation<Result>::handler_type;
 
-    single_value_op(handler_type h, asio::any_io_executor fallback,
+    single_value_op(handler_type&& h, const asio::any_io_executor& fallback,
                     protocol::retrieve_command cmd, std::string_view key, std::int64_t ttl,
                     std::string_view prefix)
-        : basic_operation<Result>(std::move(h), std::move(fallback)),
+        : basic_operation<Result>(std::move(h), fallback),
           cmd_(cmd),
           key_(key),
           prefix_(prefix),
@@ -84,9 +84,9 @@ private:
 // get_into: the value is appended to the caller's dynamic buffer.
 class get_into_op final : public single_value_op<std::optional<value_info>> {
 public:
-    get_into_op(handler_type h, asio::any_io_executor fallback, std::string_view key,
+    get_into_op(handler_type&& h, const asio::any_io_executor& fallback, std::string_view key,
                 std::string_view prefix, std::unique_ptr<value_sink> sink)
-        : single_value_op(std::move(h), std::move(fallback), protocol::retrieve_command::get,
+        : single_value_op(std::move(h), fallback, protocol::retrieve_command::get,
                           key, 0, prefix),
           sink_(std::move(sink)) {}
 
@@ -106,7 +106,7 @@ private:
 // name the next requested key at or after the previous hit.
 class many_op final : public basic_operation<std::vector<item>> {
 public:
-    many_op(handler_type h, asio::any_io_executor fallback, bool with_cas,
+    many_op(handler_type&& h, const asio::any_io_executor& fallback, bool with_cas,
             std::span<const std::string_view> keys, std::string_view prefix);
 
     error_code encode(encode_context& ctx) override;

@@ -12,8 +12,8 @@ namespace memcoro::detail {
 
 class stats_op final : public basic_operation<stats_list> {
 public:
-    stats_op(handler_type h, asio::any_io_executor fallback, std::string_view args)
-        : basic_operation(std::move(h), std::move(fallback)), args_(args) {}
+    stats_op(handler_type&& h, const asio::any_io_executor& fallback, std::string_view args)
+        : basic_operation(std::move(h), fallback), args_(args) {}
     error_code encode(encode_context& ctx) override;
     bool on_event(const protocol::event& ev, std::uint32_t part) override;
 
@@ -32,9 +32,9 @@ enum class admin_command : std::uint8_t { flush_all, verbosity, cache_memlimit, 
 
 class admin_op final : public void_operation {
 public:
-    admin_op(handler_type h, asio::any_io_executor fallback, admin_command cmd,
+    admin_op(handler_type&& h, const asio::any_io_executor& fallback, admin_command cmd,
              std::uint64_t arg, bool noreply)
-        : void_operation(std::move(h), std::move(fallback)), cmd_(cmd), arg_(arg) {
+        : void_operation(std::move(h), fallback), cmd_(cmd), arg_(arg) {
         no_reply_ = noreply;
         // quit and shutdown get no reply: their only success is the server closing the
         // stream (protocol.md 1.12). Completing only then keeps the next operation off

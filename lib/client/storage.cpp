@@ -68,9 +68,9 @@ bool store_outcome(const protocol::event& ev, cas_result& out) noexcept {
     return false;
 }
 
-set_many_op::set_many_op(handler_type h, asio::any_io_executor fallback,
+set_many_op::set_many_op(handler_type&& h, const asio::any_io_executor& fallback,
                          std::span<const key_value> items, store_request req)
-    : basic_operation(std::move(h), std::move(fallback)), req_(req) {
+    : basic_operation(std::move(h), fallback), req_(req) {
     std::size_t total = 0;
     for (const auto& kv : items) total += kv.key.size();
     keys_.reserve(total);

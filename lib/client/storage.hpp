@@ -38,9 +38,9 @@ class store_op final : public basic_operation<Result> {
 public:
     using typename basic_operation<Result>::handler_type;
 
-    store_op(handler_type h, asio::any_io_executor fallback, std::string_view key, encoded value,
-             store_request req)
-        : basic_operation<Result>(std::move(h), std::move(fallback)),
+    store_op(handler_type&& h, const asio::any_io_executor& fallback, std::string_view key,
+             encoded value, store_request req)
+        : basic_operation<Result>(std::move(h), fallback),
           key_(key),
           value_(std::move(value)),
           req_(req) {
@@ -84,8 +84,8 @@ private:
 // that were not stored.
 class set_many_op final : public basic_operation<std::vector<std::string>> {
 public:
-    set_many_op(handler_type h, asio::any_io_executor fallback, std::span<const key_value> items,
-                store_request req);
+    set_many_op(handler_type&& h, const asio::any_io_executor& fallback,
+                std::span<const key_value> items, store_request req);
 
     error_code encode(encode_context& ctx) override;
     bool on_event(const protocol::event& ev, std::uint32_t part) override;

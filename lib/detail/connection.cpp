@@ -62,10 +62,11 @@ connection::~connection() {
 // ---------------------------------------------------------------------------------
 // Submitting and cancelling
 
-void connection::submit(operation* op) {
+void connection::submit(operation* op, std::chrono::milliseconds time_limit) {
     lock_type lock(mutex_);
     op->refs_ = 1;  // released once its handler has run
     const auto now = clock::now();
+    if (time_limit.count() > 0) op->deadline_ = now + time_limit;
     last_activity_ = now;
     if (state_ == state::shut_down) {
         complete(op, error::shut_down);

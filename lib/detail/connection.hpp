@@ -37,6 +37,8 @@ class connection final : public std::enable_shared_from_this<connection>, privat
     ~connection() override;
 
     [[nodiscard]] executor_type get_executor() const noexcept { return executor_; }
+    // The same, by reference: operations keep a pointer to it (they live no longer).
+    [[nodiscard]] const executor_type& executor() const noexcept { return executor_; }
     [[nodiscard]] const client_options& options() const noexcept { return options_; }
     // Memory for the operations this connection serves; safe from any thread.
     [[nodiscard]] operation_pool& pool() noexcept { return pool_; }
@@ -45,7 +47,8 @@ class connection final : public std::enable_shared_from_this<connection>, privat
 
     // Takes charge of `op`: it is queued, written and answered, or completed with an
     // error; either way complete() is called exactly once and destroy() later.
-    void submit(operation* op);
+    // `time_limit` counts from now (0: none) and becomes the operation's deadline.
+    void submit(operation* op, std::chrono::milliseconds time_limit);
 
     // Cancels the operation with this id if it is still waiting. Stale ids are ignored.
     void cancel(std::uint64_t id, error_code ec);

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstring>
 #include <memcoro/error.hpp>
+#include <span>
 
 #include "connection.hpp"
 
@@ -99,7 +100,9 @@ void connection::write_encoded() {
     write_buffers_.clear();
     for (const auto& c : encoder_.chunks()) write_buffers_.emplace_back(c.data, c.size);
     writing_ = true;
-    asio::async_write(socket_, write_buffers_,
+    // A span, not the vector: async_write keeps a copy of the buffer sequence it is given,
+    // and a vector's copy allocates.
+    asio::async_write(socket_, std::span<const asio::const_buffer>(write_buffers_),
                       [self = shared_from_this(), epoch = epoch_](error_code ec, std::size_t) {
                           self->on_write(ec, epoch);
                       });

@@ -178,6 +178,55 @@ TEST_CASE("plain callbacks complete on the io_context, never inside the initiati
     }
 }
 
+TEST_CASE("a callback that throws: run() throws it, and the client goes on working") {
+    memcached_server server;
+    for (auto mode : all_modes) {
+        const std::string mode_name = name_of(mode);
+        CAPTURE(mode_name);
+        asio::io_context ioc;
+        memcoro::client mc(ioc.get_executor(), options_for(server, mode));
+
+        // Several operations in one pipeline: the first handler throws while the
+        // connection is still delivering the replies of the others.
+        int completed = 0;
+        mc.set("throw-key", "v", {}, [&](error_code ec, bool) {
+            CHECK_FALSE(ec);
+            ++completed;
+            throw std::runtime_error("from a handler");
+        });
+        std::optional<memcoro::item> second;
+        mc.get("throw-key", [&](error_code ec, std::optional<memcoro::item> it) {
+            CHECK_FALSE(ec);
+            ++completed;
+            second = std::move(it);
+        });
+        bool thrown = false;
+        try {
+            ioc.run_for(30s);
+        } catch (const std::runtime_error& e) {
+            thrown = std::string(e.what()) == "from a handler";
+        }
+        CHECK(thrown);
+
+        // The application caught it and runs the io_context again: the reply already
+        // read is delivered and later operations work.
+        ioc.restart();
+        std::optional<memcoro::item> third;
+        mc.get("throw-key", [&](error_code ec, std::optional<memcoro::item> it) {
+            CHECK_FALSE(ec);
+            ++completed;
+            third = std::move(it);
+            mc.close();
+        });
+        ioc.run_for(30s);
+        CHECK(completed == 3);
+        REQUIRE(second);
+        CHECK(second->value() == "v");
+        REQUIRE(third);
+        CHECK(third->value() == "v");
+    }
+}
+
 TEST_CASE("asio::deferred: nothing happens until launched; continuations compose") {
     memcached_server server;
     for (auto mode : all_modes) {

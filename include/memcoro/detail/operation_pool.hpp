@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <mutex>
 #include <new>
-#include <vector>
+#include <utility>
 
 namespace memcoro::detail {
 
@@ -16,8 +16,8 @@ public:
     operation_pool(const operation_pool&) = delete;
     operation_pool& operator=(const operation_pool&) = delete;
     ~operation_pool() {
-        for (auto& cls : classes_) {
-            for (void* p : cls) ::operator delete(p);
+        for (auto* head : free_) {
+            while (head != nullptr) ::operator delete(std::exchange(head, head->next));
         }
     }
 
@@ -27,10 +27,10 @@ public:
         if (c == no_class) return ::operator new(size);
         {
             std::lock_guard lock(mutex_);
-            if (!classes_[c].empty()) {
-                void* p = classes_[c].back();
-                classes_[c].pop_back();
-                return p;
+            if (free_block* block = free_[c]) {
+                free_[c] = block->next;
+                --kept_[c];
+                return block;
             }
         }
         return ::operator new(class_size(c));
@@ -40,19 +40,21 @@ public:
         const std::size_t c = class_of(size);
         if (c != no_class) {
             std::lock_guard lock(mutex_);
-            if (classes_[c].size() < max_kept) {
-                try {
-                    classes_[c].push_back(p);
-                    return;
-                } catch (...) {
-                    // No room to keep it: give it back instead.
-                }
+            if (kept_[c] < max_kept) {
+                // The block is kept as a list node of its own: keeping it costs nothing.
+                free_[c] = ::new (p) free_block{free_[c]};
+                ++kept_[c];
+                return;
             }
         }
         ::operator delete(p);
     }
 
 private:
+    struct free_block {
+        free_block* next;
+    };
+
     static constexpr std::size_t class_count = 4;  // 256, 512, 1024, 2048 bytes
     static constexpr std::size_t no_class = class_count;
     // Enough for the deepest pipelines the benchmarks drive, bounded all the same.
@@ -67,7 +69,8 @@ private:
     }
 
     std::mutex mutex_;
-    std::vector<void*> classes_[class_count];
+    free_block* free_[class_count] = {};
+    std::size_t kept_[class_count] = {};
 };
 
 }  // namespace memcoro::detail
