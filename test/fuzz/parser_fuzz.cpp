@@ -18,8 +18,9 @@
 #include <memcoro/protocol/parser.hpp>
 #include <memcoro/protocol/reply.hpp>
 
+#include "../support/meta_flag_reference.hpp"
+
 #include <algorithm>
-#include <charconv>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -36,6 +37,7 @@ using memcoro::protocol::parse_result;
 using memcoro::protocol::parser_limits;
 using memcoro::protocol::reply_shape;
 using memcoro::protocol::response_parser;
+using memcoro::test::reference_flag;
 
 constexpr reply_shape shapes[] = {
     reply_shape::none,      reply_shape::stored,  reply_shape::values,  reply_shape::deleted,
@@ -60,23 +62,6 @@ bool inside(std::string_view part, std::string_view whole) {
     }
     return std::less_equal<>{}(whole.data(), part.data()) &&
            std::less_equal<>{}(part.data() + part.size(), whole.data() + whole.size());
-}
-
-// What a meta event's numeric field must hold (reply.hpp): the first occurrence of the
-// flag, if its token is a whole unsigned decimal that fits; unset otherwise.
-template <class T>
-std::optional<T> reference_flag(std::string_view text, char name) {
-    const auto token = memcoro::protocol::find_meta_flag(text, name);
-    if (!token || token->empty()) {
-        return std::nullopt;
-    }
-    T value{};
-    const char* const end = token->data() + token->size();
-    const auto [stop, ec] = std::from_chars(token->data(), end, value);
-    if (ec != std::errc{} || stop != end) {
-        return std::nullopt;
-    }
-    return value;
 }
 
 template <class T>

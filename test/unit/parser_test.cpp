@@ -16,10 +16,11 @@
 #include <memcoro/protocol/parser.hpp>
 #include <memcoro/protocol/reply.hpp>
 
+#include "../support/meta_flag_reference.hpp"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -42,6 +43,7 @@ using memcoro::protocol::parser_limits;
 using memcoro::protocol::reply_shape;
 using memcoro::protocol::response_parser;
 using memcoro::protocol::status;
+using memcoro::test::reference_flag;
 using rs = reply_shape;
 using lines = std::vector<std::string>;
 
@@ -114,23 +116,6 @@ std::string failure_name(int failure) {
         case error::reply_too_large: return "reply_too_large";
         default: return "code " + std::to_string(failure);
     }
-}
-
-// What a meta event's numeric field must hold (reply.hpp): the first occurrence of the
-// flag in the flag text, if its token is a whole unsigned decimal that fits.
-template <class T>
-std::optional<T> reference_flag(std::string_view text, char name) {
-    const auto token = memcoro::protocol::find_meta_flag(text, name);
-    if (!token || token->empty()) {
-        return std::nullopt;
-    }
-    T value{};
-    const char* const end = token->data() + token->size();
-    const auto [stop, ec] = std::from_chars(token->data(), end, value);
-    if (ec != std::errc{} || stop != end) {
-        return std::nullopt;
-    }
-    return value;
 }
 
 template <class T>
