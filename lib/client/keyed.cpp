@@ -131,26 +131,28 @@ bool arithmetic_op::on_event(const protocol::event& ev, std::uint32_t) {
             return true;
         case event_kind::status: return ev.word == protocol::status::not_found;
         case event_kind::meta:
-            return ev.code == protocol::meta_code::nf || ev.code == protocol::meta_code::va;
-        case event_kind::data: {
-            // The VA body is the new value in decimal; it may arrive in pieces.
-            if (digits_size_ + ev.bytes.size() > sizeof(digits_)) {
-                digits_overflow_ = true;
-            } else {
-                std::memcpy(digits_ + digits_size_, ev.bytes.data(), ev.bytes.size());
-                digits_size_ += ev.bytes.size();
-            }
-            if (!ev.last) return true;
-            std::uint64_t value = 0;
-            const auto [end, ec] = std::from_chars(digits_, digits_ + digits_size_, value);
-            if (digits_overflow_ || ec != std::errc{} || end != digits_ + digits_size_) {
-                return false;
-            }
-            if (!finished()) result_ = value;
-            return true;
-        }
+            if (ev.code == protocol::meta_code::nf) return true;
+            // VA: the body may have come with the line.
+            return ev.code == protocol::meta_code::va && (!ev.last || on_digits(ev.bytes, true));
+        case event_kind::data: return on_digits(ev.bytes, ev.last);
         default: return false;
     }
+}
+
+// The VA body is the new value in decimal; it may arrive in pieces.
+bool arithmetic_op::on_digits(std::string_view bytes, bool last) {
+    if (digits_size_ + bytes.size() > sizeof(digits_)) {
+        digits_overflow_ = true;
+    } else if (!bytes.empty()) {
+        std::memcpy(digits_ + digits_size_, bytes.data(), bytes.size());
+        digits_size_ += bytes.size();
+    }
+    if (!last) return true;
+    std::uint64_t value = 0;
+    const auto [end, ec] = std::from_chars(digits_, digits_ + digits_size_, value);
+    if (digits_overflow_ || ec != std::errc{} || end != digits_ + digits_size_) return false;
+    if (!finished()) result_ = value;
+    return true;
 }
 
 }  // namespace memcoro::detail

@@ -75,6 +75,8 @@ public:
     bool on_event(const protocol::event& ev, std::uint32_t part) override;
 
 private:
+    bool on_digits(std::string_view bytes, bool last);
+
     bool up_;
     key_copy key_;
     std::uint64_t delta_;

@@ -41,20 +41,23 @@ error_code single_value_op<Result>::encode(encode_context& ctx) {
     return {};
 }
 
+// A VALUE line or a VA header (the parser read the meta flags f and c into the event).
 template <class Result>
-void single_value_op<Result>::on_value(std::size_t size, std::uint32_t flags, std::uint64_t cas) {
-    size_ = size;
+void single_value_op<Result>::on_value(const protocol::event& ev) {
+    size_ = ev.size;
     filled_ = 0;
     storing_ = !this->finished();
-    if (!storing_) return;
-    try {
-        start_value(size, flags, cas);
-    } catch (const std::exception&) {
-        // The destination cannot take the value (a bounded caller buffer, or no
-        // memory). The reply is still read, and dropped; the stream stays in step.
-        storing_ = false;
-        this->fail_with(error::value_too_large);
+    if (storing_) {
+        try {
+            start_value(ev.size, ev.flags, ev.cas.value_or(0));
+        } catch (const std::exception&) {
+            // The destination cannot take the value (a bounded caller buffer, or no
+            // memory). The reply is still read, and dropped; the stream stays in step.
+            storing_ = false;
+            this->fail_with(error::value_too_large);
+        }
     }
+    if (ev.last) on_body(ev.bytes, true);  // the whole body came with the line
 }
 
 template <class Result>
@@ -81,15 +84,14 @@ bool single_value_op<Result>::on_event(const protocol::event& ev, std::uint32_t)
         case event_kind::value:
             if (seen_value_ || !names_key(ev.key, prefix_, key_.view())) return false;
             seen_value_ = true;
-            on_value(ev.size, ev.flags, ev.cas.value_or(0));
+            on_value(ev);
             return true;
         case event_kind::data: on_body(ev.bytes, ev.last); return true;
         case event_kind::end: return true;
         case event_kind::meta:
             if (ev.code == protocol::meta_code::en) return true;  // a miss
             if (ev.code != protocol::meta_code::va) return false;
-            on_value(ev.size, meta_number<std::uint32_t>(ev.text, 'f'),
-                     meta_number<std::uint64_t>(ev.text, 'c'));
+            on_value(ev);
             return true;
         case event_kind::error:
             this->fail_with(error_from(ev));
@@ -131,6 +133,13 @@ error_code many_op::encode(encode_context& ctx) {
     return {};
 }
 
+void many_op::on_body(std::string_view bytes) noexcept {
+    if (!finished() && body_ != nullptr && !bytes.empty()) {
+        std::memcpy(body_ + filled_, bytes.data(), bytes.size());
+        filled_ += bytes.size();
+    }
+}
+
 bool many_op::on_event(const protocol::event& ev, std::uint32_t) {
     using protocol::event_kind;
     switch (ev.kind) {
@@ -148,14 +157,10 @@ bool many_op::on_event(const protocol::event& ev, std::uint32_t) {
             it.set_meta(ev.flags, ev.cas.value_or(0));
             body_ = it.prepare(ev.size);
             filled_ = 0;
+            on_body(ev.bytes);  // the whole body, when it came with the line
             return true;
         }
-        case event_kind::data:
-            if (!finished() && body_ != nullptr && !ev.bytes.empty()) {
-                std::memcpy(body_ + filled_, ev.bytes.data(), ev.bytes.size());
-                filled_ += ev.bytes.size();
-            }
-            return true;
+        case event_kind::data: on_body(ev.bytes); return true;
         case event_kind::end: return true;
         case event_kind::error:
             fail_with(error_from(ev));

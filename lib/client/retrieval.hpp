@@ -48,7 +48,7 @@ protected:
     virtual void finish_value(std::size_t size) { (void)size; }
 
 private:
-    void on_value(std::size_t size, std::uint32_t flags, std::uint64_t cas);
+    void on_value(const protocol::event& ev);
     void on_body(std::string_view bytes, bool last);
 
     protocol::retrieve_command cmd_;
@@ -113,6 +113,8 @@ public:
     bool on_event(const protocol::event& ev, std::uint32_t part) override;
 
 private:
+    void on_body(std::string_view bytes) noexcept;
+
     bool with_cas_;
     key_list keys_;
     std::string_view prefix_;

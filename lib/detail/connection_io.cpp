@@ -2,7 +2,6 @@
 #include <algorithm>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
-#include <charconv>
 #include <cstring>
 #include <memcoro/error.hpp>
 #include <span>
@@ -237,16 +236,9 @@ error_code connection::deliver(const protocol::event& ev) {
     if (head.op == nullptr) return deliver_internal(ev);
 
     if (ev.kind == protocol::event_kind::meta && ev.code != protocol::meta_code::me) {
-        // Every meta request carries its own opaque; a reply with another one (or none)
-        // is someone else's.
-        const auto token = protocol::find_meta_flag(ev.text, 'O');
-        std::uint32_t opaque = 0;
-        if (!token ||
-            std::from_chars(token->data(), token->data() + token->size(), opaque).ec !=
-                std::errc{} ||
-            opaque != head.opaque) {
-            return error::reply_mismatch;
-        }
+        // Every meta request carries its own opaque; a reply with another one (or none,
+        // or one that is not a number) is someone else's.
+        if (ev.opaque != head.opaque) return error::reply_mismatch;
     }
     if (!head.op->on_event(ev, head.part)) return error::reply_mismatch;
     if (ev.kind == protocol::event_kind::error && !ev.in_sync) {

@@ -1,19 +1,68 @@
 #include <memcoro/error.hpp>
 #include <memcoro/protocol/parser.hpp>
 
-#include <charconv>
 #include <cstring>
+#include <limits>
+#include <type_traits>
 
 namespace memcoro::protocol {
 namespace {
 
-// Parses a whole token as an unsigned decimal. No sign, no spaces, no junk: the
-// server never writes them, so anything else is a broken stream.
+constexpr int protocol_error = static_cast<int>(error::protocol_error);
+
+// Reads the unsigned decimal that runs from `p` up to the next space or `end`, and
+// leaves `p` there; on failure `p` stops at the offending byte. False when the token
+// is empty, holds anything but digits, or does not fit in T: the server writes no
+// signs, spaces or junk, so those are a broken stream. A plain loop rather than
+// std::from_chars: the tokens are a few digits, and on every reply the library's
+// set-up cost more than the digits.
+template <class T>
+bool scan_decimal(const char*& p, const char* end, T& out) noexcept {
+    static_assert(std::is_unsigned_v<T>);  // the fast loop relies on wrapping
+    const char* const start = p;
+    T value = 0;
+    unsigned digit = 0;
+    while (p != end && (digit = static_cast<unsigned char>(*p) - unsigned{'0'}) <= 9) {
+        value = static_cast<T>(value * 10 + digit);
+        ++p;
+    }
+    if (p != end && *p != ' ') return false;
+    // One to digits10 digits always fit. Other lengths are read again with overflow
+    // checks (leading zeros, numbers near the top of T's range), or are empty.
+    const auto length = static_cast<std::size_t>(p - start);
+    if (length - 1 >= std::numeric_limits<T>::digits10) {
+        if (length == 0) return false;
+        value = 0;
+        for (const char* q = start; q != p; ++q) {
+            if (__builtin_mul_overflow(value, T{10}, &value) ||
+                __builtin_add_overflow(value, static_cast<T>(*q - '0'), &value)) {
+                return false;
+            }
+        }
+    }
+    out = value;
+    return true;
+}
+
+// A whole token (or line) as an unsigned decimal.
 template <class T>
 bool parse_decimal(std::string_view token, T& out) noexcept {
-    if (token.empty()) return false;
-    auto [end, ec] = std::from_chars(token.data(), token.data() + token.size(), out);
-    return ec == std::errc{} && end == token.data() + token.size();
+    const char* p = token.data();
+    const char* const end = p + token.size();
+    return scan_decimal(p, end, out) && p == end;
+}
+
+// parse_decimal(next_token(rest), out) in one pass: the number that runs up to the
+// next space (or the end), which `rest` then starts after. Always inlined: it reads
+// VA's size on every meta reply, and the call cost more than the few digits.
+template <class T>
+[[gnu::always_inline]] inline bool take_decimal(std::string_view& rest, T& out) noexcept {
+    const char* p = rest.data();
+    const char* const end = p + rest.size();
+    if (!scan_decimal(p, end, out)) return false;
+    if (p != end) ++p;  // the space
+    rest = std::string_view(p, static_cast<std::size_t>(end - p));
+    return true;
 }
 
 // Splits off the first space-separated token. The server separates with exactly one
@@ -39,16 +88,57 @@ bool starts_with_word(std::string_view line, std::string_view word,
     return true;
 }
 
+// Whether on_error_line needs a look: every error line begins with one of these
+// bytes, and most replies with none of them, so that most lines are settled here.
+bool may_be_error_line(std::string_view line) noexcept {
+    if (line.empty()) return false;
+    const char c = line.front();
+    return c == 'C' || c == 'S' || c == 'E' || c == 'M';
+}
+
 bool is_meta_shape(reply_shape s) noexcept {
     return s == reply_shape::meta || s == reply_shape::meta_set;
 }
 
-}  // namespace
-
-void response_parser::expect(reply_shape shape) noexcept {
-    shape_ = shape;
-    in_reply_ = false;
+// Reads the return flags that the event carries as fields (O f c: see reply.hpp) out
+// of a meta reply's flag text, in one pass. Tokens are split as find_meta_flag splits
+// them (runs of spaces skipped, the first occurrence of a flag counts), so that a
+// field always agrees with find_meta_flag and parse_decimal on the same text.
+void read_meta_flags(std::string_view text, event& ev) noexcept {
+    enum : unsigned { seen_opaque = 1, seen_flags = 2, seen_cas = 4 };
+    unsigned seen = 0;
+    const char* p = text.data();
+    const char* const end = p + text.size();
+    while (p != end) {
+        const char name = *p++;
+        switch (name) {
+            case ' ': continue;  // a run of spaces
+            case 'O':
+                if ((seen & seen_opaque) != 0) break;
+                seen |= seen_opaque;
+                if (std::uint32_t v = 0; scan_decimal(p, end, v)) ev.opaque = v;
+                break;
+            case 'f':
+                if ((seen & seen_flags) != 0) break;
+                seen |= seen_flags;
+                // Malformed: ev.flags stays 0, what a reply without `f` means.
+                (void)scan_decimal(p, end, ev.flags);
+                break;
+            case 'c':
+                if ((seen & seen_cas) != 0) break;
+                seen |= seen_cas;
+                if (std::uint64_t v = 0; scan_decimal(p, end, v)) ev.cas = v;
+                break;
+            default: break;
+        }
+        // What the flag's reader left of its token (all of it for the other flags),
+        // and the space after it.
+        while (p != end && *p != ' ') ++p;
+        if (p != end) ++p;
+    }
 }
+
+}  // namespace
 
 void response_parser::reset() noexcept {
     shape_ = reply_shape::none;
@@ -66,13 +156,18 @@ void response_parser::skip_body(std::size_t n) noexcept {
 }
 
 parse_result response_parser::fail(int code, std::size_t consumed) noexcept {
-    state_ = state::failed;
-    failure_ = code;
     parse_result r;
-    r.ev.kind = event_kind::failed;
-    r.ev.failure = code;
+    fail(r, code);
     r.consumed = consumed;
     return r;
+}
+
+void response_parser::fail(parse_result& r, int code) noexcept {
+    state_ = state::failed;
+    failure_ = code;
+    r.ev = event{};  // nothing half-read escapes
+    r.ev.kind = event_kind::failed;
+    r.ev.failure = code;
 }
 
 parse_result response_parser::parse(std::string_view input) noexcept {
@@ -83,7 +178,7 @@ parse_result response_parser::parse(std::string_view input) noexcept {
         case state::line: break;
     }
     if (input.empty()) return {};
-    if (shape_ == reply_shape::none) return fail(static_cast<int>(error::protocol_error));
+    if (shape_ == reply_shape::none) return fail(protocol_error);
 
     // Resume the search for '\n' where the previous call stopped.
     const std::size_t from = scanned_ <= input.size() ? scanned_ : 0;
@@ -97,16 +192,20 @@ parse_result response_parser::parse(std::string_view input) noexcept {
     scanned_ = 0;
     if (pos + 1 > limits_.max_line) return fail(static_cast<int>(error::line_too_long));
     // The server always ends reply lines with CRLF; a bare LF is not memcached talking.
-    if (pos == 0 || input[pos - 1] != '\r') return fail(static_cast<int>(error::protocol_error));
-    return on_line(input.substr(0, pos - 1), pos + 1);
+    if (pos == 0 || input[pos - 1] != '\r') return fail(protocol_error);
+    return on_line(input, pos);
 }
 
-parse_result response_parser::on_line(std::string_view line, std::size_t consumed) noexcept {
+// The line helpers fill in the one result that on_line returns (or turn it into a
+// failure), so that the event is built once and never copied on the way out.
+// `input` holds the line (up to its CR) and what follows its LF at `newline`.
+parse_result response_parser::on_line(std::string_view input, std::size_t newline) noexcept {
+    const std::string_view line = input.substr(0, newline - 1);
     parse_result r;
-    r.consumed = consumed;
+    r.consumed = newline + 1;
     r.ev.complete = true;  // most replies are one line; multi-line shapes clear it
 
-    if (parse_result e = on_error_line(line, r); e.ev.kind == event_kind::error) return e;
+    if (may_be_error_line(line) && on_error_line(line, r)) return r;
 
     auto word = [&](std::string_view w, status s) {
         if (line != w) return false;
@@ -145,44 +244,61 @@ parse_result response_parser::on_line(std::string_view line, std::size_t consume
             r.ev.kind = event_kind::version;
             r.ev.text = rest;
             return r;
-        case reply_shape::values: return on_values_line(line, r);
+        case reply_shape::values: on_values_line(line, input.substr(newline + 1), r); return r;
         case reply_shape::stats:
-        case reply_shape::stat_line: return on_stats_line(line, r);
+        case reply_shape::stat_line: on_stats_line(line, r); return r;
         case reply_shape::meta:
-        case reply_shape::meta_set: return on_meta_line(line, r);
+        case reply_shape::meta_set: on_meta_line(line, input.substr(newline + 1), r); return r;
         case reply_shape::closes:
         case reply_shape::none: break;
     }
-    return fail(static_cast<int>(error::protocol_error), consumed);
+    fail(r, protocol_error);
+    return r;
 }
 
 // Error lines (protocol.md 1.5), and cache_memlimit's two refusals, which are the only
-// replies that name their own error word.
-parse_result response_parser::on_error_line(std::string_view line, parse_result r) noexcept {
+// replies that name their own error word. Every line is tried as an error line before
+// it is read as a reply of the expected shape (no reply of any shape has the form of
+// an error line); the first byte tells which error word to look for.
+bool response_parser::on_error_line(std::string_view line, parse_result& r) noexcept {
     std::string_view rest;
-    if (starts_with_word(line, "CLIENT_ERROR", rest)) {
-        r.ev.which = error_line::client_error;
-    } else if (starts_with_word(line, "SERVER_ERROR", rest)) {
-        r.ev.which = error_line::server_error;
-    } else if (line == "ERROR" || line.starts_with("ERROR ") || line.starts_with("ERROR:")) {
-        // `ERROR: shutdown not enabled` glues a colon to the word.
-        r.ev.which = error_line::error;
-        rest = line.substr(5);
-        while (!rest.empty() && (rest.front() == ':' || rest.front() == ' ')) rest.remove_prefix(1);
-    } else if (shape_ == reply_shape::memlimit &&
-               (line.starts_with("MEMLIMIT_TOO_SMALL") ||
-                line.starts_with("MEMLIMIT_ADJUST_FAILED"))) {
-        r.ev.which = error_line::memlimit;
-        rest = line;
-    } else {
-        return r;  // not an error line; kind stays need_more
+    switch (line.empty() ? '\0' : line.front()) {
+        case 'C':
+            if (!starts_with_word(line, "CLIENT_ERROR", rest)) return false;
+            r.ev.which = error_line::client_error;
+            break;
+        case 'S':
+            if (!starts_with_word(line, "SERVER_ERROR", rest)) return false;
+            r.ev.which = error_line::server_error;
+            break;
+        case 'E':
+            // `ERROR: shutdown not enabled` glues a colon to the word.
+            if (!line.starts_with("ERROR") ||
+                (line.size() > 5 && line[5] != ' ' && line[5] != ':')) {
+                return false;
+            }
+            r.ev.which = error_line::error;
+            rest = line.substr(5);
+            while (!rest.empty() && (rest.front() == ':' || rest.front() == ' ')) {
+                rest.remove_prefix(1);
+            }
+            break;
+        case 'M':
+            if (shape_ != reply_shape::memlimit || (!line.starts_with("MEMLIMIT_TOO_SMALL") &&
+                                                    !line.starts_with("MEMLIMIT_ADJUST_FAILED"))) {
+                return false;
+            }
+            r.ev.which = error_line::memlimit;
+            rest = line;
+            break;
+        default: return false;
     }
     r.ev.kind = event_kind::error;
     r.ev.text = rest;
     r.ev.complete = true;
     r.ev.in_sync = error_keeps_sync(r.ev.which);
     in_reply_ = false;
-    return r;
+    return true;
 }
 
 // Which errors leave the stream in step with the requests (protocol.md 1.13). The
@@ -204,113 +320,111 @@ bool response_parser::error_keeps_sync(error_line which) const noexcept {
     }
 }
 
-parse_result response_parser::on_values_line(std::string_view line, parse_result r) noexcept {
+void response_parser::on_values_line(std::string_view line, std::string_view after,
+                                     parse_result& r) noexcept {
     std::string_view rest;
     if (line == "END") {
         r.ev.kind = event_kind::end;
         in_reply_ = false;
-        return r;
+        return;
     }
-    if (!starts_with_word(line, "VALUE", rest)) {
-        return fail(static_cast<int>(error::protocol_error), r.consumed);
-    }
+    if (!starts_with_word(line, "VALUE", rest)) return fail(r, protocol_error);
     const auto key = next_token(rest);
-    const auto flags = next_token(rest);
-    const auto bytes = next_token(rest);
     std::size_t size = 0;
-    if (key.empty() || !parse_decimal(flags, r.ev.flags) || !parse_decimal(bytes, size)) {
-        return fail(static_cast<int>(error::protocol_error), r.consumed);
+    if (key.empty() || !take_decimal(rest, r.ev.flags) || !take_decimal(rest, size)) {
+        return fail(r, protocol_error);
     }
     if (!rest.empty()) {
-        const auto cas = next_token(rest);
-        std::uint64_t cas_value = 0;
-        if (!rest.empty() || !parse_decimal(cas, cas_value)) {
-            return fail(static_cast<int>(error::protocol_error), r.consumed);
-        }
-        r.ev.cas = cas_value;
+        std::uint64_t cas = 0;
+        if (!take_decimal(rest, cas) || !rest.empty()) return fail(r, protocol_error);
+        r.ev.cas = cas;
     }
     r.ev.kind = event_kind::value;
     r.ev.key = key;
     r.ev.complete = false;
     in_reply_ = true;
-    return begin_body(size, r);
+    begin_body(size, after, r);
 }
 
 // STAT lines of `stats`, and the ITEM (cachedump) and PREFIX (detail dump) lines that
 // other stats forms return in the same END-terminated list (protocol.md 1.11).
-parse_result response_parser::on_stats_line(std::string_view line, parse_result r) noexcept {
+void response_parser::on_stats_line(std::string_view line, parse_result& r) noexcept {
     std::string_view rest;
     const bool single = shape_ == reply_shape::stat_line;
     if (!single && line == "END") {
         r.ev.kind = event_kind::end;
         in_reply_ = false;
-        return r;
+        return;
     }
     const bool listed = starts_with_word(line, "STAT", rest) ||
                         (!single && (starts_with_word(line, "ITEM", rest) ||
                                      starts_with_word(line, "PREFIX", rest)));
-    if (!listed || rest.empty()) return fail(static_cast<int>(error::protocol_error), r.consumed);
+    if (!listed || rest.empty()) return fail(r, protocol_error);
     r.ev.kind = event_kind::stat;
     r.ev.key = next_token(rest);
     r.ev.text = rest;
     r.ev.complete = single;
     in_reply_ = !single;
-    if (r.ev.key.empty()) return fail(static_cast<int>(error::protocol_error), r.consumed);
-    return r;
+    if (r.ev.key.empty()) fail(r, protocol_error);
 }
 
 // Meta replies (protocol.md 3.2): a two-letter code, VA's size, then return flags.
-parse_result response_parser::on_meta_line(std::string_view line, parse_result r) noexcept {
-    if (line.size() < 2 || (line.size() > 2 && line[2] != ' ')) {
-        return fail(static_cast<int>(error::protocol_error), r.consumed);
+void response_parser::on_meta_line(std::string_view line, std::string_view after,
+                                   parse_result& r) noexcept {
+    if (line.size() < 2 || (line.size() > 2 && line[2] != ' ')) return fail(r, protocol_error);
+    // One switch on both letters rather than a comparison with each code in turn.
+    constexpr auto two = [](char a, char b) {
+        return static_cast<unsigned>(static_cast<unsigned char>(a)) << 8 |
+               static_cast<unsigned char>(b);
+    };
+    switch (two(line[0], line[1])) {
+        case two('H', 'D'): r.ev.code = meta_code::hd; break;
+        case two('V', 'A'): r.ev.code = meta_code::va; break;
+        case two('E', 'N'): r.ev.code = meta_code::en; break;
+        case two('N', 'F'): r.ev.code = meta_code::nf; break;
+        case two('N', 'S'): r.ev.code = meta_code::ns; break;
+        case two('E', 'X'): r.ev.code = meta_code::ex; break;
+        case two('M', 'N'): r.ev.code = meta_code::mn; break;
+        case two('M', 'E'): r.ev.code = meta_code::me; break;
+        default: return fail(r, protocol_error);
     }
-    const std::string_view code = line.substr(0, 2);
-    std::string_view rest = line.size() > 2 ? line.substr(3) : std::string_view{};
     r.ev.kind = event_kind::meta;
-
-    static constexpr struct {
-        std::string_view text;
-        meta_code code;
-    } codes[] = {{"HD", meta_code::hd}, {"VA", meta_code::va}, {"EN", meta_code::en},
-                 {"NF", meta_code::nf}, {"NS", meta_code::ns}, {"EX", meta_code::ex},
-                 {"MN", meta_code::mn}, {"ME", meta_code::me}};
-    bool known = false;
-    for (const auto& c : codes) {
-        if (c.text == code) {
-            r.ev.code = c.code;
-            known = true;
-            break;
-        }
-    }
-    if (!known) return fail(static_cast<int>(error::protocol_error), r.consumed);
+    std::string_view rest = line.size() > 2 ? line.substr(3) : std::string_view{};
 
     if (r.ev.code == meta_code::me) {
+        // No return flags: the debug dump's key, then its key=value pairs.
         r.ev.key = next_token(rest);
-        if (r.ev.key.empty()) return fail(static_cast<int>(error::protocol_error), r.consumed);
         r.ev.text = rest;
-        return r;
-    }
-    if (r.ev.code != meta_code::va) {
-        r.ev.text = rest;
-        return r;
+        if (r.ev.key.empty()) fail(r, protocol_error);
+        return;
     }
     std::size_t size = 0;
-    if (!parse_decimal(next_token(rest), size)) {
-        return fail(static_cast<int>(error::protocol_error), r.consumed);
-    }
+    if (r.ev.code == meta_code::va && !take_decimal(rest, size)) return fail(r, protocol_error);
     r.ev.text = rest;
+    read_meta_flags(rest, r.ev);
+    if (r.ev.code != meta_code::va) return;
     r.ev.complete = false;
-    return begin_body(size, r);
+    begin_body(size, after, r);
 }
 
-parse_result response_parser::begin_body(std::size_t size, parse_result r) noexcept {
+// `after` is the input after the line. When the body and its CRLF are all there, the
+// line's event takes them (see parser.hpp); otherwise parse_body reads the body, and
+// fails one that is not followed by CRLF.
+void response_parser::begin_body(std::size_t size, std::string_view after,
+                                 parse_result& r) noexcept {
     // Refuse before buffering anything: a hostile size must not become an allocation.
-    if (size > limits_.max_value) return fail(static_cast<int>(error::reply_too_large), r.consumed);
+    if (size > limits_.max_value) return fail(r, static_cast<int>(error::reply_too_large));
     r.ev.size = size;
+    if (after.size() >= size + 2 && after[size] == '\r' && after[size + 1] == '\n') {
+        r.ev.bytes = after.substr(0, size);
+        r.ev.last = true;
+        r.ev.complete = is_meta_shape(shape_);
+        r.consumed += size + 2;
+        return;
+    }
     state_ = state::body;
     body_left_ = size;
     trailer_seen_ = 0;
-    return r;
 }
 
 // Value bodies are binary: read exactly `size` bytes, never search them for CRLF
@@ -333,7 +447,9 @@ parse_result response_parser::parse_body(std::string_view input) noexcept {
     static constexpr char crlf[] = "\r\n";
     while (trailer_seen_ < 2 && used < input.size()) {
         if (input[used] != crlf[trailer_seen_]) {
-            return fail(static_cast<int>(error::protocol_error), used);
+            fail(r, protocol_error);
+            r.consumed = used;
+            return r;
         }
         ++trailer_seen_;
         ++used;

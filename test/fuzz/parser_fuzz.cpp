@@ -7,18 +7,24 @@
 // The stream is parsed three ways: fed whole, fed one byte at a time through a buffer
 // that is appended to and drained like a connection's, and fed in uneven chunks with
 // every value body taken out of band (body_remaining / skip_body). The contract says
-// the events do not depend on how the bytes arrived, so the three transcripts must be
-// equal. Every call is also checked against the contract: consumed within the input,
-// views inside the input, progress, body sizes, the configured limits, and a sticky
-// failure. Any violation traps, which libFuzzer reports as a crash.
+// the events do not depend on how the bytes arrived (a body that came with its line is
+// written like one that came in data events), so the three transcripts must be equal;
+// they include the meta fields O f c. Every call is also checked against the contract:
+// consumed within the input, views inside the input, progress, body sizes, the
+// configured limits, a sticky failure, and the meta fields against find_meta_flag.
+// Any violation traps, which libFuzzer reports as a crash.
 
 #include <memcoro/error.hpp>
 #include <memcoro/protocol/parser.hpp>
+#include <memcoro/protocol/reply.hpp>
+
+#include "../support/meta_flag_reference.hpp"
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -31,6 +37,7 @@ using memcoro::protocol::parse_result;
 using memcoro::protocol::parser_limits;
 using memcoro::protocol::reply_shape;
 using memcoro::protocol::response_parser;
+using memcoro::test::reference_flag;
 
 constexpr reply_shape shapes[] = {
     reply_shape::none,      reply_shape::stored,  reply_shape::values,  reply_shape::deleted,
@@ -57,6 +64,23 @@ bool inside(std::string_view part, std::string_view whole) {
            std::less_equal<>{}(part.data() + part.size(), whole.data() + whole.size());
 }
 
+template <class T>
+std::string show(const std::optional<T>& v) {
+    return v ? std::to_string(*v) : "-";
+}
+
+// The fields O f c are read from the flag text of meta replies other than ME, and
+// only there; a VALUE line has its own flags and cas, and no opaque.
+void check_fields(const event& e) {
+    const bool flags_event = e.kind == event_kind::meta && e.code != meta_code::me;
+    const std::string_view text = flags_event ? e.text : std::string_view{};
+    require(e.opaque == reference_flag<std::uint32_t>(text, 'O'));
+    if (e.kind != event_kind::value) {
+        require(e.flags == reference_flag<std::uint32_t>(text, 'f').value_or(0));
+        require(e.cas == reference_flag<std::uint64_t>(text, 'c'));
+    }
+}
+
 bool is_line_event(event_kind k) {
     return k != event_kind::data && k != event_kind::need_more && k != event_kind::failed;
 }
@@ -71,9 +95,16 @@ public:
         const event& e = r.ev;
         require(r.consumed <= input.size());
         require(inside(e.key, input) && inside(e.text, input) && inside(e.bytes, input));
+        check_fields(e);
+        const bool with_body = e.kind == event_kind::value ||
+                               (e.kind == event_kind::meta && e.code == meta_code::va);
+        require(!e.last || with_body || e.kind == event_kind::data);
         if (is_line_event(e.kind)) {
-            // A line was accepted: it cannot be longer than the bound.
-            require(r.consumed <= limits.max_line);
+            // A line was accepted: it cannot be longer than the bound. A body that came
+            // with it is whole, and so is its CRLF.
+            const std::size_t body = e.last ? e.size + 2 : 0;
+            require(!e.last || (e.bytes.size() == e.size && r.consumed >= body));
+            require(r.consumed - body <= limits.max_line);
         }
         switch (e.kind) {
             case event_kind::need_more: require(!e.complete); return true;
@@ -86,6 +117,7 @@ public:
                 }
                 text_ += '\n';
                 begin_body(e.size);
+                attached_body(e);
                 break;
             case event_kind::data:
                 require(in_body_ && e.bytes.size() <= r.consumed);
@@ -110,13 +142,18 @@ public:
             case event_kind::version: text_ += "R " + std::string(e.text) + '\n'; break;
             case event_kind::meta:
                 text_ += "M " + std::to_string(static_cast<int>(e.code)) + ' ' +
-                         std::string(e.key) + ' ' + std::string(e.text);
+                         std::string(e.key) + ' ' + std::string(e.text) + " [O" +
+                         show(e.opaque) + " f" + std::to_string(e.flags) + " c" + show(e.cas) +
+                         ']';
                 if (e.code == meta_code::va) {
-                    require(!e.complete && e.size <= limits.max_value);
+                    require(e.complete == e.last && e.size <= limits.max_value);
                     text_ += ' ' + std::to_string(e.size);
-                    begin_body(e.size);
                 }
                 text_ += '\n';
+                if (e.code == meta_code::va) {
+                    begin_body(e.size);
+                    attached_body(e);
+                }
                 break;
             case event_kind::error:
                 text_ += "X " + std::to_string(static_cast<int>(e.which)) +
@@ -141,6 +178,17 @@ public:
             require(!in_body_);
         }
         return true;
+    }
+
+    // A body that came with its line: written as a last data event would be.
+    void attached_body(const event& e) {
+        if (e.last) {
+            body_ = std::string(e.bytes);
+            text_ += "D " + body_ + '\n';
+            in_body_ = false;
+        } else {
+            require(e.bytes.empty());
+        }
     }
 
     void take_out_of_band(std::string_view bytes) {

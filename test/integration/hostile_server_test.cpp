@@ -150,6 +150,22 @@ TEST_CASE("a meta reply with another request's opaque is refused") {
                      });
 }
 
+TEST_CASE("a meta reply whose opaque is missing or not a whole number is refused") {
+    // `O<n>x` starts with the right number: it must not pass for it.
+    for (const char* bad : {"VA 5 f0 O{O}x\r\nstolen\r\n", "VA 5 f0\r\nstolen\r\n",
+                            "VA 5 f0 O\r\nstolen\r\n", "VA 5 f0 O-{O}\r\nstolen\r\n"}) {
+        INFO("reply: ", bad);
+        with_fake_server({bad, "VA 5 f0 O{O}\r\nright\r\n"}, memcoro::wire_protocol::meta,
+                         [](memcoro::client& mc, fake_server&) -> asio::awaitable<void> {
+                             auto [ec, it] =
+                                 co_await mc.get("k", asio::as_tuple(asio::use_awaitable));
+                             CHECK(ec == memcoro::error::reply_mismatch);
+                             CHECK_FALSE(it);
+                             CHECK((co_await mc.get("k"))->value() == "right");
+                         });
+    }
+}
+
 TEST_CASE("a text VALUE for another key is refused") {
     with_fake_server({"VALUE other 0 6\r\nstolen\r\nEND\r\n", "VALUE k 0 5\r\nright\r\nEND\r\n"},
                      memcoro::wire_protocol::text,

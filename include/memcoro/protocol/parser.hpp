@@ -10,9 +10,13 @@
 // Views in an event point into the input and are valid until the caller overwrites
 // or discards those bytes.
 //
-// Value bodies are reported as `data` pieces of whatever is in the input. A caller
-// that would rather read a large body straight into its final storage asks
-// body_remaining(), reads that many bytes itself and reports them with skip_body().
+// A value body that is already whole in the input, CRLF and all, comes with its line:
+// the `value` or meta `VA` event carries it in `bytes` and has `last` set, and no
+// `data` events follow (small values nearly always arrive that way, and one event per
+// reply is cheaper to read than two). Any other body is reported as `data` pieces of
+// whatever is in the input. A caller that would rather read a large body straight
+// into its final storage asks body_remaining(), reads that many bytes itself and
+// reports them with skip_body().
 #pragma once
 
 #include <memcoro/protocol/reply.hpp>
@@ -46,7 +50,10 @@ public:
     // Sets the shape of the next reply. Call it before the first reply and after every
     // event with `complete` set; the shape otherwise stays as it was, and with
     // reply_shape::none (nothing pending) any byte that arrives is a protocol error.
-    void expect(reply_shape shape) noexcept;
+    void expect(reply_shape shape) noexcept {
+        shape_ = shape;
+        in_reply_ = false;
+    }
 
     // Parses the next event out of `input` (the unconsumed bytes).
     [[nodiscard]] parse_result parse(std::string_view input) noexcept;
@@ -69,14 +76,16 @@ public:
 private:
     enum class state : std::uint8_t { line, body, trailer, failed };
 
-    parse_result on_line(std::string_view line, std::size_t consumed) noexcept;
-    parse_result on_values_line(std::string_view line, parse_result r) noexcept;
-    parse_result on_stats_line(std::string_view line, parse_result r) noexcept;
-    parse_result on_meta_line(std::string_view line, parse_result r) noexcept;
-    parse_result on_error_line(std::string_view line, parse_result r) noexcept;
-    parse_result begin_body(std::size_t size, parse_result r) noexcept;
+    // The helpers of on_line fill in (or fail) the result on_line returns.
+    parse_result on_line(std::string_view input, std::size_t newline) noexcept;
+    void on_values_line(std::string_view line, std::string_view after, parse_result& r) noexcept;
+    void on_stats_line(std::string_view line, parse_result& r) noexcept;
+    void on_meta_line(std::string_view line, std::string_view after, parse_result& r) noexcept;
+    bool on_error_line(std::string_view line, parse_result& r) noexcept;
+    void begin_body(std::size_t size, std::string_view after, parse_result& r) noexcept;
     parse_result parse_body(std::string_view input) noexcept;
     parse_result fail(int code, std::size_t consumed = 0) noexcept;
+    void fail(parse_result& r, int code) noexcept;  // keeps r.consumed
     [[nodiscard]] bool error_keeps_sync(error_line which) const noexcept;
 
     parser_limits limits_;

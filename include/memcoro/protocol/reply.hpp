@@ -52,14 +52,15 @@ enum class error_line : std::uint8_t { error, client_error, server_error, memlim
 
 enum class event_kind : std::uint8_t {
     need_more,  // consumed what it could; feed more bytes
-    value,      // a VALUE line: key, flags, size, cas (gets/gats); a body of `size` bytes follows
+    value,      // a VALUE line: key, flags, size, cas (gets/gats); a body of `size` bytes
+                // follows, or came with it (`last`)
     data,       // a piece of a value body (text VALUE or meta VA); `last` when it is whole
     end,        // END of a values or stats reply
     stat,       // a STAT/ITEM/PREFIX line: name and value
     status,     // a one-word reply
     number,     // the u64 an incr/decr returned
     version,    // VERSION <text>
-    meta,       // a meta reply header: code, size (VA), return flags in `text`
+    meta,       // a meta reply header: code, size (VA), O f c, all return flags in `text`
     error,      // an error line: which, its text, and whether the stream is still in sync
     failed,     // the stream broke the protocol; see `failure`. The parser stays failed.
 };
@@ -72,6 +73,8 @@ struct event {
     bool complete = false;
 
     // data: the body and its trailing CRLF are fully consumed.
+    // value, meta VA: the whole body came with the line, in `bytes` (its CRLF
+    // consumed too); no data events follow.
     bool last = false;
 
     // error: false when the stream can no longer be trusted to stay in step with the
@@ -82,19 +85,32 @@ struct event {
     meta_code code = meta_code::hd;       // meta
     error_line which = error_line::error; // error
 
-    std::uint32_t flags = 0;          // value
+    // value: the client flags and, for gets / gats, the cas.
+    // meta (all codes but ME): the return flags `f` and `c`, and the opaque `O`, read
+    // out of `text` in one pass by the parser. A field is set when its flag came with a
+    // token that is a whole unsigned decimal of the field's type. A flag given more than
+    // once counts once, the first time (as find_meta_flag reads it). A malformed token
+    // (empty, signed, not decimal, out of range) leaves the field as if the flag were
+    // absent: `flags` 0 and `cas` empty, which is what a reply without them means, and
+    // no `opaque`, which the caller must take for a reply to some other request.
+    std::uint32_t flags = 0;
+    std::optional<std::uint32_t> opaque;  // meta only
+    std::optional<std::uint64_t> cas;
+
     std::size_t size = 0;             // value, meta VA: body length
-    std::optional<std::uint64_t> cas; // value (gets / gats)
     std::uint64_t number = 0;         // number
 
     std::string_view key;   // value: the key; me: the key; stat: the name
-    std::string_view text;  // meta: return flags; error/version: the text; stat: the value; me: the rest
-    std::string_view bytes; // data: the piece of the body in the input
+    // meta: all the return flags (the other ones, t s k b W X Z ..., are read from
+    // here with find_meta_flag); error/version: the text; stat: the value; me: the rest
+    std::string_view text;
+    std::string_view bytes; // data: the piece of the body in the input; value, meta VA: see last
 
     int failure = 0;  // failed: a memcoro::error value
 };
 
-// Finds return flag `f` in a meta reply's flag text (e.g. "c64 t30 kfoo" and 'c' -> "64").
+// Finds return flag `f` in a meta reply's flag text (e.g. "c64 t30 kfoo" and 'c' -> "64"):
+// for the flags the parser does not read into the event itself.
 // Returns nullopt when the flag is absent; a flag with no token gives an empty view.
 [[nodiscard]] std::optional<std::string_view> find_meta_flag(std::string_view flags,
                                                              char f) noexcept;
