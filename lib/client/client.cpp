@@ -138,7 +138,8 @@ void client::start_many(bool with_cas, std::span<const std::string_view> keys,
     auto slot = h.handler.get_cancellation_slot();
     auto* op =
         detail::make_operation<detail::many_op>(connection_->pool(), std::move(h), executor_,
-                                                with_cas, keys, connection_->options().key_prefix);
+                                                with_cas, keys, connection_->options().key_prefix,
+                                                connection_->pool());
     op->misses_on_error_ = options_.errors_as_misses;
     launch(connection_, op, slot, opts.timeout, options_.op_timeout);
 }
@@ -207,7 +208,8 @@ void client::start_remove_many(std::span<const std::string_view> keys, const cal
     }
     auto slot = h.handler.get_cancellation_slot();
     auto* op = detail::make_operation<detail::remove_many_op>(connection_->pool(), std::move(h),
-                                                              executor_, keys, opts.noreply);
+                                                              executor_, keys, opts.noreply,
+                                                              connection_->pool());
     launch(connection_, op, slot, opts.timeout, options_.op_timeout);
 }
 

@@ -38,6 +38,7 @@ public:
     bool on_event(const protocol::event& ev, std::uint32_t part) override;
     std::span<char> body_target(std::size_t remaining) noexcept override;
     void body_filled(std::size_t n) noexcept override;
+    [[nodiscard]] bool expects_one_value() const noexcept override { return true; }
 
 protected:
     // A hit of `size` bytes: prepare storage for it.
@@ -107,7 +108,8 @@ private:
 class many_op final : public basic_operation<std::vector<item>> {
 public:
     many_op(handler_type h, asio::any_io_executor fallback, bool with_cas,
-            std::span<const std::string_view> keys, std::string_view prefix);
+            std::span<const std::string_view> keys, std::string_view prefix,
+            operation_pool& pool);
 
     error_code encode(encode_context& ctx) override;
     bool on_event(const protocol::event& ev, std::uint32_t part) override;
