@@ -117,15 +117,14 @@ void client::start_retrieve(retrieve_kind kind, std::string_view key, std::chron
     launch(connection_, op, slot, opts.timeout, options_.op_timeout);
 }
 
-void client::start_get_into(std::string_view key, std::unique_ptr<detail::value_sink> sink,
+void client::start_get_into(std::string_view key, detail::sink_maker sink,
                             handler<void(error_code, std::optional<value_info>)> h) {
     if (auto ec = check_key(options_, key)) {
         return detail::post_completion(std::move(h), executor_, ec, std::optional<value_info>{});
     }
     auto slot = h.handler.get_cancellation_slot();
     auto* op = detail::make_operation<detail::get_into_op>(
-        connection_->pool(), std::move(h), executor_, key, connection_->options().key_prefix,
-        std::move(sink));
+        connection_->pool(), std::move(h), executor_, key, connection_->options().key_prefix, sink);
     op->misses_on_error_ = options_.errors_as_misses;
     launch(connection_, op, slot, std::nullopt, options_.op_timeout);
 }
