@@ -17,6 +17,9 @@ namespace {
 // value (see start_read): enough for the header and body of a typical value.
 constexpr std::size_t first_read_limit = 16 * 1024;
 
+// At most this many reads follow a full one before the event loop gets its turn.
+constexpr int max_reads_now = 8;
+
 // One write carries at most about this much, so a flood of large values cannot hold
 // back the replies to the requests before them for long.
 constexpr std::size_t max_write_bytes = 4 * 1024 * 1024;
@@ -201,10 +204,12 @@ void connection::body_read(operation* op, std::size_t n) {
 // rest of a body that goes straight into its operation's storage, it is read here
 // rather than through the event loop, which would first poll for events once more
 // (asio runs its reactor before a handler whose read completed at once). Stops at
-// the first read that leaves room: the socket is then drained.
+// the first read that leaves room: the socket is then drained. A bounded number of
+// reads, so that a stream of large values cannot keep the thread from other work.
 void connection::read_bodies_now() {
     std::array<asio::mutable_buffer, 2> buffers;
-    while (state_ == state::probing || state_ == state::ready) {
+    for (int reads = 0; reads < max_reads_now; ++reads) {
+        if (state_ != state::probing && state_ != state::ready) return;
         auto* op = prepare_body_read(buffers);
         if (op == nullptr) return;
         error_code ec;
