@@ -151,7 +151,7 @@ public:
     auto get_into(std::string_view key, DynamicBuffer& buffer, Token&& token = {}) {
         return boost::asio::async_initiate<Token, void(error_code, std::optional<value_info>)>(
             [this, &buffer](auto h, std::string_view k) {
-                start_get_into(k, std::make_unique<detail::dynamic_buffer_sink<DynamicBuffer>>(buffer),
+                start_get_into(k, detail::make_sink_maker(buffer),
                                {std::move(h), executor_});
             },
             token, key);
@@ -402,7 +402,7 @@ private:
     void start_retrieve(retrieve_kind kind, std::string_view key, std::chrono::seconds ttl,
                         const call_options& opts,
                         handler<void(error_code, std::optional<item>)> h);
-    void start_get_into(std::string_view key, std::unique_ptr<detail::value_sink> sink,
+    void start_get_into(std::string_view key, detail::sink_maker sink,
                         handler<void(error_code, std::optional<value_info>)> h);
     void start_many(bool with_cas, std::span<const std::string_view> keys,
                     const call_options& opts, handler<void(error_code, std::vector<item>)> h);

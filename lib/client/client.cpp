@@ -123,14 +123,14 @@ void client::start_retrieve(retrieve_kind kind, std::string_view key, std::chron
     launch(connection_, op, slot, opts.timeout, options_.op_timeout);
 }
 
-void client::start_get_into(std::string_view key, std::unique_ptr<detail::value_sink> sink,
+void client::start_get_into(std::string_view key, detail::sink_maker sink,
                             handler<void(error_code, std::optional<value_info>)> h) {
     if (auto ec = check_key(options_, key)) {
         return detail::post_completion(std::move(h), executor_, ec, std::optional<value_info>{});
     }
     auto slot = h.handler.get_cancellation_slot();
     auto* op = new_operation<detail::get_into_op>(
-        *connection_, std::move(h), key, connection_->options().key_prefix, std::move(sink));
+        *connection_, std::move(h), key, connection_->options().key_prefix, sink);
     op->misses_on_error_ = options_.errors_as_misses;
     launch(connection_, op, slot, std::nullopt, options_.op_timeout);
 }
@@ -142,7 +142,8 @@ void client::start_many(bool with_cas, std::span<const std::string_view> keys,
     }
     auto slot = h.handler.get_cancellation_slot();
     auto* op = new_operation<detail::many_op>(*connection_, std::move(h), with_cas, keys,
-                                              connection_->options().key_prefix);
+                                              connection_->options().key_prefix,
+                                              connection_->pool());
     op->misses_on_error_ = options_.errors_as_misses;
     launch(connection_, op, slot, opts.timeout, options_.op_timeout);
 }
@@ -208,8 +209,8 @@ void client::start_remove_many(std::span<const std::string_view> keys, const cal
         return detail::post_completion(std::move(h), executor_, ec, std::size_t{0});
     }
     auto slot = h.handler.get_cancellation_slot();
-    auto* op =
-        new_operation<detail::remove_many_op>(*connection_, std::move(h), keys, opts.noreply);
+    auto* op = new_operation<detail::remove_many_op>(*connection_, std::move(h), keys,
+                                                     opts.noreply, connection_->pool());
     launch(connection_, op, slot, opts.timeout, options_.op_timeout);
 }
 

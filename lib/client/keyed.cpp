@@ -42,8 +42,9 @@ bool remove_op::on_event(const protocol::event& ev, std::uint32_t) {
 }
 
 remove_many_op::remove_many_op(handler_type&& h, const asio::any_io_executor& fallback,
-                               std::span<const std::string_view> keys, bool noreply)
-    : basic_operation(std::move(h), fallback), keys_(keys) {
+                               std::span<const std::string_view> keys, bool noreply,
+                               operation_pool& pool)
+    : basic_operation(std::move(h), fallback), keys_(keys, pool) {
     no_reply_ = noreply;
 }
 

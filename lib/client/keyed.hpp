@@ -37,7 +37,7 @@ private:
 class remove_many_op final : public basic_operation<std::size_t> {
 public:
     remove_many_op(handler_type&& h, const asio::any_io_executor& fallback,
-                   std::span<const std::string_view> keys, bool noreply);
+                   std::span<const std::string_view> keys, bool noreply, operation_pool& pool);
     error_code encode(encode_context& ctx) override;
     bool on_event(const protocol::event& ev, std::uint32_t part) override;
 

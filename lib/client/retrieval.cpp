@@ -116,10 +116,11 @@ template class single_value_op<std::optional<item>>;
 template class single_value_op<std::optional<value_info>>;
 
 many_op::many_op(handler_type&& h, const asio::any_io_executor& fallback, bool with_cas,
-                 std::span<const std::string_view> keys, std::string_view prefix)
+                 std::span<const std::string_view> keys, std::string_view prefix,
+                 operation_pool& pool)
     : basic_operation(std::move(h), fallback),
       with_cas_(with_cas),
-      keys_(keys),
+      keys_(keys, pool),
       prefix_(prefix) {
     // Room for a hit per key up front: growing the vector hit by hit reallocated (and
     // moved every item) about log2(keys) times per batch.

@@ -8,8 +8,9 @@
 #include <memcoro/detail/value_sink.hpp>
 #include <memcoro/item.hpp>
 
+#include <cstddef>
 #include <memory>
-
+#include <new>
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,6 +39,7 @@ public:
     bool on_event(const protocol::event& ev, std::uint32_t part) override;
     std::span<char> body_target(std::size_t remaining) noexcept override;
     void body_filled(std::size_t n) noexcept override;
+    [[nodiscard]] bool expects_one_value() const noexcept override { return true; }
 
 protected:
     // A hit of `size` bytes: prepare storage for it.
@@ -85,10 +87,16 @@ private:
 class get_into_op final : public single_value_op<std::optional<value_info>> {
 public:
     get_into_op(handler_type&& h, const asio::any_io_executor& fallback, std::string_view key,
-                std::string_view prefix, std::unique_ptr<value_sink> sink)
+                std::string_view prefix, sink_maker sink)
         : single_value_op(std::move(h), fallback, protocol::retrieve_command::get,
                           key, 0, prefix),
-          sink_(std::move(sink)) {}
+          sink_(build_sink(sink)) {}
+    ~get_into_op() override {
+        sink_->~value_sink();
+        if (heap_ != nullptr) ::operator delete(heap_, std::align_val_t{heap_align_});
+    }
+    get_into_op(const get_into_op&) = delete;
+    get_into_op& operator=(const get_into_op&) = delete;
 
 private:
     void start_value(std::size_t size, std::uint32_t flags, std::uint64_t cas) override {
@@ -98,7 +106,27 @@ private:
     std::span<char> region(std::size_t offset) noexcept override { return sink_->region(offset); }
     void finish_value(std::size_t size) override { sink_->commit(size); }
 
-    std::unique_ptr<value_sink> sink_;
+    // The sink lives in the operation when it fits (it does for Beast's and Asio's
+    // buffers): get_into then allocates nothing of its own.
+    value_sink* build_sink(const sink_maker& m) {
+        if (m.size <= sizeof(sink_storage_) && m.align <= alignof(std::max_align_t)) {
+            return m.build(sink_storage_, m.buffer);
+        }
+        heap_ = ::operator new(m.size, std::align_val_t{m.align});
+        heap_align_ = m.align;
+        try {
+            return m.build(heap_, m.buffer);
+        } catch (...) {
+            ::operator delete(heap_, std::align_val_t{m.align});
+            heap_ = nullptr;
+            throw;
+        }
+    }
+
+    alignas(std::max_align_t) std::byte sink_storage_[128];
+    void* heap_ = nullptr;  // the sink's memory when it did not fit in sink_storage_
+    std::size_t heap_align_ = 0;
+    value_sink* sink_;
 };
 
 // Many keys in one classic `get`/`gets` request (the server has no limit on their
@@ -107,7 +135,8 @@ private:
 class many_op final : public basic_operation<std::vector<item>> {
 public:
     many_op(handler_type&& h, const asio::any_io_executor& fallback, bool with_cas,
-            std::span<const std::string_view> keys, std::string_view prefix);
+            std::span<const std::string_view> keys, std::string_view prefix,
+            operation_pool& pool);
 
     error_code encode(encode_context& ctx) override;
     bool on_event(const protocol::event& ev, std::uint32_t part) override;

@@ -9,6 +9,7 @@
 // read and write: see bench/README.md.)
 #pragma once
 
+#include <array>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/generic/stream_protocol.hpp>
@@ -93,6 +94,9 @@ class connection final : public std::enable_shared_from_this<connection>, privat
     void start_read();
     void on_read(error_code ec, std::size_t n, std::uint64_t epoch);
     void on_body_read(error_code ec, std::size_t n, std::uint64_t epoch);
+    operation* prepare_body_read(std::array<boost::asio::mutable_buffer, 2>& buffers);
+    void body_read(operation* op, std::size_t n);
+    void read_bodies_now();
     void process_input();
     [[nodiscard]] error_code deliver(const protocol::event& ev);
     [[nodiscard]] error_code deliver_internal(const protocol::event& ev);
@@ -160,6 +164,8 @@ class connection final : public std::enable_shared_from_this<connection>, privat
     std::size_t rend_ = 0;
     bool reading_ = false;
     operation* body_reader_ = nullptr;  // a body is being read straight into its storage
+    std::size_t body_read_size_ = 0;    // how much of that read goes to the body
+    std::size_t read_size_ = 0;         // the room the read under way was given
 
     // Time.
     clock::time_point connect_deadline_ = clock::time_point::max();

@@ -1,6 +1,6 @@
 // The connection's stream in use: gather writes out, replies in and to their requests.
 #include <algorithm>
-#include <boost/asio/read.hpp>
+#include <array>
 #include <boost/asio/write.hpp>
 #include <cstring>
 #include <memcoro/error.hpp>
@@ -13,9 +13,12 @@ namespace asio = boost::asio;
 
 namespace {
 
-// Bodies at least this long that are not yet in the read buffer are read straight
-// into the operation's own storage, skipping the copy out of the read buffer.
-constexpr std::size_t direct_read_threshold = 16 * 1024;
+// The most a read takes into the read buffer while the only reply due is a single
+// value (see start_read): enough for the header and body of a typical value.
+constexpr std::size_t first_read_limit = 16 * 1024;
+
+// At most this many reads follow a full one before the event loop gets its turn.
+constexpr int max_reads_now = 8;
 
 // One write carries at most about this much, so a flood of large values cannot hold
 // back the replies to the requests before them for long.
@@ -134,21 +137,16 @@ void connection::on_write(error_code ec, std::uint64_t epoch) {
 void connection::start_read() {
     if (reading_ || (state_ != state::probing && state_ != state::ready)) return;
 
-    const std::size_t remaining = parser_.body_remaining();
-    if (remaining >= direct_read_threshold && rbegin_ == rend_ && !expected_.empty()) {
-        auto* op = expected_.front().op;
-        const auto target = op != nullptr ? op->body_target(remaining) : std::span<char>{};
-        if (!target.empty()) {
-            reading_ = true;
-            body_reader_ = op;
-            ++op->refs_;  // its storage is being written to
-            asio::async_read(
-                socket_, asio::buffer(target.data(), std::min(target.size(), remaining)),
-                [self = shared_from_this(), epoch = epoch_](error_code ec, std::size_t n) {
-                    self->on_body_read(ec, n, epoch);
-                });
-            return;
-        }
+    std::array<asio::mutable_buffer, 2> buffers;
+    if (auto* op = prepare_body_read(buffers)) {
+        reading_ = true;
+        body_reader_ = op;
+        ++op->refs_;  // its storage is being written to
+        socket_.async_read_some(buffers, [self = shared_from_this(), epoch = epoch_](
+                                             error_code ec, std::size_t n) {
+            self->on_body_read(ec, n, epoch);
+        });
+        return;
     }
 
     if (rbegin_ == rend_) {
@@ -160,10 +158,72 @@ void connection::start_read() {
         rend_ -= rbegin_;
         rbegin_ = 0;
     }
+    read_size_ = rbuf_capacity_ - rend_;
+    if (rend_ == 0 && expected_.size() == 1 && expected_.front().op != nullptr &&
+        expected_.front().op->expects_one_value()) {
+        // The only reply due carries one value, perhaps a large one. Bytes read into the
+        // buffer past its header are copied out again; bytes left in the socket go
+        // straight into the value's storage on the next read. A small value still
+        // comes whole in this read.
+        read_size_ = std::min(read_size_, first_read_limit);
+    }
     reading_ = true;
-    socket_.async_read_some(asio::buffer(rbuf_.get() + rend_, rbuf_capacity_ - rend_),
+    socket_.async_read_some(asio::buffer(rbuf_.get() + rend_, read_size_),
                             [self = shared_from_this(), epoch = epoch_](
                                 error_code ec, std::size_t n) { self->on_read(ec, n, epoch); });
+}
+
+// When the rest of a value body can go straight into its operation's storage: the
+// operation, with `buffers` set to read it. One read takes the rest of the body and,
+// when the operation's storage holds all of that rest, whatever follows it (the body's
+// CRLF, END, the next replies) into the read buffer, which must be empty: the body is
+// not copied, and the few bytes after it need no read of their own.
+operation* connection::prepare_body_read(std::array<asio::mutable_buffer, 2>& buffers) {
+    const std::size_t remaining = parser_.body_remaining();
+    if (remaining == 0 || rbegin_ != rend_ || expected_.empty()) return nullptr;
+    auto* op = expected_.front().op;
+    const auto target = op != nullptr ? op->body_target(remaining) : std::span<char>{};
+    if (target.empty()) return nullptr;
+    rbegin_ = rend_ = 0;
+    body_read_size_ = std::min(target.size(), remaining);
+    read_size_ = body_read_size_ + (body_read_size_ == remaining ? rbuf_capacity_ : 0);
+    buffers = {asio::buffer(target.data(), body_read_size_),
+               asio::buffer(rbuf_.get(), read_size_ - body_read_size_)};
+    return op;
+}
+
+// `n` bytes of a read prepared by prepare_body_read arrived.
+void connection::body_read(operation* op, std::size_t n) {
+    const std::size_t body = std::min(n, body_read_size_);
+    op->body_filled(body);
+    parser_.skip_body(body);
+    rend_ = n - body;
+    last_read_ = last_activity_ = clock::now();
+    process_input();
+}
+
+// A read filled all the room it had, so more has probably arrived. When it is the
+// rest of a body that goes straight into its operation's storage, it is read here
+// rather than through the event loop, which would first poll for events once more
+// (asio runs its reactor before a handler whose read completed at once). Stops at
+// the first read that leaves room: the socket is then drained. A bounded number of
+// reads, so that a stream of large values cannot keep the thread from other work.
+void connection::read_bodies_now() {
+    std::array<asio::mutable_buffer, 2> buffers;
+    for (int reads = 0; reads < max_reads_now; ++reads) {
+        if (state_ != state::probing && state_ != state::ready) return;
+        auto* op = prepare_body_read(buffers);
+        if (op == nullptr) return;
+        error_code ec;
+        const std::size_t n = socket_.receive(buffers, 0, ec);  // the socket is non-blocking
+        if (ec == asio::error::would_block || ec == asio::error::try_again) return;
+        if (ec) {
+            close(error::connection_closed);
+            return;
+        }
+        body_read(op, n);
+        if (n < read_size_) return;
+    }
 }
 
 void connection::on_read(error_code ec, std::size_t n, std::uint64_t epoch) {
@@ -179,7 +239,9 @@ void connection::on_read(error_code ec, std::size_t n, std::uint64_t epoch) {
     }
     rend_ += n;
     last_read_ = last_activity_ = clock::now();
+    const bool filled = n == read_size_;
     process_input();
+    if (filled) read_bodies_now();
     settle(lock);
     start_read();
 }
@@ -194,10 +256,9 @@ void connection::on_body_read(error_code ec, std::size_t n, std::uint64_t epoch)
         if (ec) {
             close(error::connection_closed);
         } else {
-            op->body_filled(n);
-            parser_.skip_body(n);
-            last_read_ = last_activity_ = clock::now();
-            process_input();
+            const bool filled = n == read_size_;
+            body_read(op, n);
+            if (filled) read_bodies_now();
         }
     }
     unref(op);

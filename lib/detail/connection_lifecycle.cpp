@@ -70,6 +70,8 @@ void connection::on_connected(error_code ec, std::uint64_t epoch) {
         socket_.set_option(asio::ip::tcp::no_delay(options_.tcp_nodelay), ec);
         socket_.set_option(asio::socket_base::keep_alive(options_.keepalive), ec);
     }
+    // Reads done outside the event loop (read_bodies_now) must never block.
+    socket_.non_blocking(true, ec);
     backoff_ = options_.reconnect_backoff;
     last_read_ = last_activity_ = clock::now();
     parser_.reset();

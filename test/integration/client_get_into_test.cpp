@@ -12,6 +12,7 @@
 
 #include <doctest/doctest.h>
 
+#include <array>
 #include <string>
 
 using namespace std::chrono_literals;
@@ -84,4 +85,51 @@ TEST_CASE("get_into appends values to flat, multi and static buffers") {
             CHECK((co_await mc.get("into-small"))->value() == "0123456789");
         });
     }
+}
+
+namespace {
+
+// A DynamicBuffer_v1 over a flat_buffer whose buffer sequences are arrays of many
+// buffers: the sink for it is too large to live inside the operation, so this takes
+// the path where get_into builds its sink on the heap.
+class wide_buffer {
+public:
+    using const_buffers_type = std::array<asio::const_buffer, 12>;
+    using mutable_buffers_type = std::array<asio::mutable_buffer, 12>;
+
+    [[nodiscard]] std::size_t size() const { return inner_.size(); }
+    [[nodiscard]] std::size_t max_size() const { return inner_.max_size(); }
+    [[nodiscard]] std::size_t capacity() const { return inner_.capacity(); }
+    [[nodiscard]] const_buffers_type data() const { return {asio::const_buffer(inner_.data())}; }
+    mutable_buffers_type prepare(std::size_t n) { return {asio::mutable_buffer(inner_.prepare(n))}; }
+    void commit(std::size_t n) { inner_.commit(n); }
+    void consume(std::size_t n) { inner_.consume(n); }
+
+    [[nodiscard]] std::string str() const { return beast::buffers_to_string(inner_.data()); }
+
+private:
+    beast::flat_buffer inner_;
+};
+static_assert(asio::is_dynamic_buffer_v1<wide_buffer>::value);
+
+}  // namespace
+
+TEST_CASE("get_into a buffer whose sink does not fit in the operation") {
+    memcached_server server;
+    memcoro::client_options o;
+    o.server = server.address();
+    run_client(o, [](memcoro::client& mc) -> asio::awaitable<void> {
+        for (const std::size_t size : {std::size_t{10}, std::size_t{300'000}}) {
+            const auto key = "wide-" + std::to_string(size);
+            const auto value = patterned(key, size);
+            REQUIRE(co_await mc.set(key, value));
+            wide_buffer wide;
+            auto info = co_await mc.get_into(key, wide);
+            REQUIRE(info);
+            CHECK(info->size == size);
+            CHECK(wide.str() == value);
+        }
+        wide_buffer none;
+        CHECK_FALSE(co_await mc.get_into("wide-missing", none));
+    });
 }

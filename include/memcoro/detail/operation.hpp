@@ -66,6 +66,10 @@ public:
     }
     // `n` body bytes were written straight into the span body_target gave.
     virtual void body_filled(std::size_t n) noexcept { (void)n; }
+    // True when its reply holds at most one value (get, get_into): while that reply is
+    // the only one due, the connection reads little past its header into the read
+    // buffer, so that most of a large body goes to body_target without a copy.
+    [[nodiscard]] virtual bool expects_one_value() const noexcept { return false; }
 
     // Calls the handler with the result, or with `ec` and an empty result when set.
     // Called once. With an error it must not touch the result's storage: a body may

@@ -1,6 +1,6 @@
-// Recycled memory for operations: one is allocated per call, and at high concurrency the
-// allocator's thread-local caches (two blocks deep) are of no help, so a connection keeps
-// the blocks of finished operations for the next ones.
+// Recycled memory for operations and the keys of multi-key ones: one is allocated per
+// call, and at high concurrency the allocator's thread-local caches (two blocks deep)
+// are of no help, so a connection keeps the blocks of finished operations for the next.
 #pragma once
 
 #include <cstddef>
@@ -55,7 +55,9 @@ private:
         free_block* next;
     };
 
-    static constexpr std::size_t class_count = 4;  // 256, 512, 1024, 2048 bytes
+    // 256 bytes to 8 KiB: operations, and the keys of multi-key ones (a hundred keys
+    // of a typical length, and their views, take about 3 KiB).
+    static constexpr std::size_t class_count = 6;
     static constexpr std::size_t no_class = class_count;
     // Enough for the deepest pipelines the benchmarks drive, bounded all the same.
     static constexpr std::size_t max_kept = 4096;

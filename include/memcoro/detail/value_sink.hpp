@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstring>
+#include <new>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -35,6 +36,27 @@ public:
         }
     }
 };
+
+// How get_into's operation builds its sink for the caller's buffer type, in storage of
+// its own: `build` constructs the sink at `where` (`size` bytes, aligned to `align`).
+struct sink_maker {
+    value_sink* (*build)(void* where, void* buffer);
+    std::size_t size;
+    std::size_t align;
+    void* buffer;
+};
+
+template <class DynamicBuffer>
+class dynamic_buffer_sink;
+
+template <class DynamicBuffer>
+sink_maker make_sink_maker(DynamicBuffer& buffer) noexcept {
+    using sink = dynamic_buffer_sink<DynamicBuffer>;
+    return {[](void* where, void* b) -> value_sink* {
+                return ::new (where) sink(*static_cast<DynamicBuffer*>(b));
+            },
+            sizeof(sink), alignof(sink), &buffer};
+}
 
 template <class DynamicBuffer>
 class dynamic_buffer_sink final : public value_sink {
