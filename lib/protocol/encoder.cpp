@@ -45,9 +45,7 @@ request_encoder::error_code request_encoder::check_key(std::string_view key) con
 }
 
 request_encoder::error_code request_encoder::check_value(std::string_view value) const noexcept {
-    // <bytes> is parsed as a signed 32-bit number (protocol.md 1.4), whatever max_value says.
-    if (value.size() > options_.max_value ||
-        value.size() > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) {
+    if (value.size() > options_.max_value || !fits_datalen(value.size())) {
         return error::value_too_large;
     }
     return {};

@@ -79,6 +79,9 @@ request_encoder::error_code request_encoder::write_meta(meta_command cmd, std::s
         return error::invalid_argument;
     }
     const bool is_set = cmd == meta_command::set;
+    if (is_set && !fits_datalen(value.size())) {
+        return error::value_too_large;
+    }
     // Room for the longest datalen; its exact width matters only near the limit.
     const std::size_t line =
         2 + 1 + key_bytes + (is_set ? 1 + max_number : 0) + flag_bytes + crlf.size();

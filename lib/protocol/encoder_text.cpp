@@ -40,6 +40,9 @@ request_encoder::error_code request_encoder::write_store(store_command cmd, std:
                                                          std::string_view value,
                                                          std::uint32_t flags, std::int64_t exptime,
                                                          bool noreply, std::uint64_t cas_unique) {
+    if (!fits_datalen(value.size())) {
+        return error::value_too_large;
+    }
     const std::string_view name = name_of(cmd);
     // Flags, exptime, bytes and cas: four numbers, each after a space.
     const std::size_t line = name.size() + 1 + options_.key_prefix.size() + key.size() +

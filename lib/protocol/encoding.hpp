@@ -36,6 +36,13 @@ inline bool fits_int32(std::int64_t v) noexcept {
            v <= std::numeric_limits<std::int32_t>::max();
 }
 
+// <bytes> and an ms datalen are parsed as signed 32-bit numbers (protocol.md 1.4), whatever
+// max_value says. A caller's prevalidation knows max_value only, so this is checked on
+// every path: a longer value would be read by the server as commands.
+inline bool fits_datalen(std::size_t size) noexcept {
+    return size <= static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max());
+}
+
 inline bool printable(char ch) noexcept {
     const auto b = static_cast<unsigned char>(ch);
     return b >= 0x21 && b <= 0x7E;

@@ -5,6 +5,8 @@
 
 #include <doctest/doctest.h>
 
+#include <sys/mman.h>
+
 #include <cstdint>
 #include <iterator>
 #include <limits>
@@ -301,4 +303,24 @@ TEST_CASE("the checking entry points still refuse what they always refused") {
     CHECK(limited.meta(meta_command::set, "k", v_list, "four") == error::value_too_large);
     CHECK(enc.empty());
     CHECK(limited.empty());
+}
+
+TEST_CASE("prevalidated: a value too long for the 32-bit <bytes> is refused unread") {
+    // The caller's checks know max_value only; a longer <bytes> than the server parses
+    // would make it read the value as commands. The value is address space that cannot
+    // be read (PROT_NONE), so a refusal that touched it would crash.
+    const std::size_t size = std::size_t{1} << 31;  // INT32_MAX + 1
+    void* mem = mmap(nullptr, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    REQUIRE(mem != MAP_FAILED);
+    const std::string_view huge(static_cast<const char*>(mem), size);
+    encoder_options unlimited;
+    unlimited.max_value = std::numeric_limits<std::size_t>::max();
+    request_encoder enc(unlimited);
+    meta_flag_line none;
+    CHECK(enc.store(prevalidated, store_command::set, "k", huge, 0, 0, true) ==
+          error::value_too_large);
+    CHECK(enc.meta(prevalidated, meta_command::set, "k", none, huge) == error::value_too_large);
+    CHECK(enc.store(store_command::set, "k", huge, 0, 0, true) == error::value_too_large);
+    CHECK(enc.empty());
+    munmap(mem, size);
 }
