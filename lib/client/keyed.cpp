@@ -4,17 +4,21 @@
 
 namespace memcoro::detail {
 
+// Every encode here uses the encoder's prevalidated entry points: client::start_*
+// checked the keys and TTLs before the operation was made.
 error_code encode_remove(encode_context& ctx, std::string_view key, bool noreply,
                          std::uint32_t part) {
     auto& enc = ctx.encoder();
     if (noreply || ctx.mode() == wire_mode::text) {
-        if (auto ec = enc.remove(key, noreply)) return ec;
+        if (auto ec = enc.remove(protocol::prevalidated, key, noreply)) return ec;
         if (!noreply) ctx.expect_reply(protocol::reply_shape::deleted, part);
         return {};
     }
-    meta_flags flags;
-    flags.add('O', ctx.next_opaque());
-    if (auto ec = enc.meta(protocol::meta_command::remove, key, flags.view())) return ec;
+    protocol::meta_flag_line flags;
+    flags.add_number('O', ctx.next_opaque());
+    if (auto ec = enc.meta(protocol::prevalidated, protocol::meta_command::remove, key, flags)) {
+        return ec;
+    }
     ctx.expect_reply(protocol::reply_shape::meta, part);
     return {};
 }
@@ -71,14 +75,17 @@ bool remove_many_op::on_event(const protocol::event& ev, std::uint32_t) {
 error_code touch_op::encode(encode_context& ctx) {
     auto& enc = ctx.encoder();
     if (no_reply_ || ctx.mode() == wire_mode::text) {
-        if (auto ec = enc.touch(key_.view(), ttl_, no_reply_)) return ec;
+        if (auto ec = enc.touch(protocol::prevalidated, key_.view(), ttl_, no_reply_)) return ec;
         if (!no_reply_) ctx.expect_reply(protocol::reply_shape::touched, 0);
         return {};
     }
-    meta_flags flags;
-    flags.add('T', ttl_);
-    flags.add('O', ctx.next_opaque());
-    if (auto ec = enc.meta(protocol::meta_command::get, key_.view(), flags.view())) return ec;
+    protocol::meta_flag_line flags;
+    flags.add_number('T', ttl_);
+    flags.add_number('O', ctx.next_opaque());
+    if (auto ec = enc.meta(protocol::prevalidated, protocol::meta_command::get, key_.view(),
+                           flags)) {
+        return ec;
+    }
     ctx.expect_reply(protocol::reply_shape::meta, 0);
     return {};
 }
@@ -107,16 +114,19 @@ error_code arithmetic_op::encode(encode_context& ctx) {
     auto& enc = ctx.encoder();
     const auto cmd = up_ ? protocol::arithmetic_command::incr : protocol::arithmetic_command::decr;
     if (no_reply_ || ctx.mode() == wire_mode::text) {
-        if (auto ec = enc.arithmetic(cmd, key_.view(), delta_, no_reply_)) return ec;
+        if (auto ec = enc.arithmetic(protocol::prevalidated, cmd, key_.view(), delta_, no_reply_)) {
+            return ec;
+        }
         if (!no_reply_) ctx.expect_reply(protocol::reply_shape::arithmetic, 0);
         return {};
     }
-    meta_flags flags;
-    if (!up_) flags.add('M', std::string_view("D"));
-    if (delta_ != 1) flags.add('D', delta_);
+    protocol::meta_flag_line flags;
+    if (!up_) flags.add('M', 'D');
+    if (delta_ != 1) flags.add_number('D', delta_);
     flags.add('v');
-    flags.add('O', ctx.next_opaque());
-    if (auto ec = enc.meta(protocol::meta_command::arithmetic, key_.view(), flags.view())) {
+    flags.add_number('O', ctx.next_opaque());
+    if (auto ec = enc.meta(protocol::prevalidated, protocol::meta_command::arithmetic,
+                           key_.view(), flags)) {
         return ec;
     }
     ctx.expect_reply(protocol::reply_shape::meta, 0);

@@ -3,7 +3,6 @@
 
 #include "basic_operation.hpp"
 #include "key_list.hpp"
-#include "meta_flags.hpp"
 
 #include <optional>
 #include <string>

@@ -22,21 +22,27 @@ bool with_touch(protocol::retrieve_command cmd) {
 
 }  // namespace
 
+// Every encode below uses the encoder's prevalidated entry points: client::start_*
+// checked the key, value size and TTL against the connection's own options before the
+// operation was made, so the encoder does not check them a second time.
 template <class Result>
 error_code single_value_op<Result>::encode(encode_context& ctx) {
     auto& enc = ctx.encoder();
     if (ctx.mode() == wire_mode::text) {
-        if (auto ec = enc.retrieve(cmd_, key_.view(), ttl_)) return ec;
+        if (auto ec = enc.retrieve(protocol::prevalidated, cmd_, key_.view(), ttl_)) return ec;
         ctx.expect_reply(protocol::reply_shape::values, 0);
         return {};
     }
-    meta_flags flags;
+    protocol::meta_flag_line flags;
     flags.add('v');
     flags.add('f');
     if (with_cas(cmd_)) flags.add('c');
-    if (with_touch(cmd_)) flags.add('T', ttl_);
-    flags.add('O', ctx.next_opaque());
-    if (auto ec = enc.meta(protocol::meta_command::get, key_.view(), flags.view())) return ec;
+    if (with_touch(cmd_)) flags.add_number('T', ttl_);
+    flags.add_number('O', ctx.next_opaque());
+    if (auto ec = enc.meta(protocol::prevalidated, protocol::meta_command::get, key_.view(),
+                           flags)) {
+        return ec;
+    }
     ctx.expect_reply(protocol::reply_shape::meta, 0);
     return {};
 }
@@ -129,7 +135,7 @@ many_op::many_op(handler_type&& h, const asio::any_io_executor& fallback, bool w
 
 error_code many_op::encode(encode_context& ctx) {
     const auto cmd = with_cas_ ? protocol::retrieve_command::gets : protocol::retrieve_command::get;
-    if (auto ec = ctx.encoder().retrieve(cmd, keys_.views())) return ec;
+    if (auto ec = ctx.encoder().retrieve(protocol::prevalidated, cmd, keys_.views())) return ec;
     ctx.expect_reply(protocol::reply_shape::values, 0);
     return {};
 }

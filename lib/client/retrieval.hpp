@@ -3,7 +3,6 @@
 
 #include "basic_operation.hpp"
 #include "key_list.hpp"
-#include "meta_flags.hpp"
 
 #include <memcoro/detail/value_sink.hpp>
 #include <memcoro/item.hpp>

@@ -6,39 +6,45 @@ namespace memcoro::detail {
 namespace {
 
 // ms modes (protocol.md 3.4): E add, R replace, A append, P prepend; set and cas use
-// the default, S.
-std::string_view meta_mode(protocol::store_command cmd) noexcept {
+// the default, S, and send no M.
+std::optional<protocol::meta_flag_line::letter> meta_mode(protocol::store_command cmd) noexcept {
+    using letter = protocol::meta_flag_line::letter;
     switch (cmd) {
-        case protocol::store_command::add: return "E";
-        case protocol::store_command::replace: return "R";
-        case protocol::store_command::append: return "A";
-        case protocol::store_command::prepend: return "P";
+        case protocol::store_command::add: return letter('E');
+        case protocol::store_command::replace: return letter('R');
+        case protocol::store_command::append: return letter('A');
+        case protocol::store_command::prepend: return letter('P');
         case protocol::store_command::set:
         case protocol::store_command::cas: break;
     }
-    return {};
+    return std::nullopt;
 }
 
 }  // namespace
 
+// The key, value size and TTL were checked by client::start_store, start_cas or
+// start_set_many: the encoder's prevalidated entry points do not check them again.
 error_code encode_store(encode_context& ctx, std::string_view key, const store_request& req,
                         std::uint32_t part) {
     auto& enc = ctx.encoder();
     if (req.noreply || ctx.mode() == wire_mode::text) {
-        if (auto ec = enc.store(req.cmd, key, req.value, req.flags, req.ttl, req.noreply,
-                                req.cas_unique)) {
+        if (auto ec = enc.store(protocol::prevalidated, req.cmd, key, req.value, req.flags,
+                                req.ttl, req.noreply, req.cas_unique)) {
             return ec;
         }
         if (!req.noreply) ctx.expect_reply(protocol::reply_shape::stored, part);
         return {};
     }
-    meta_flags flags;
-    if (req.flags != 0) flags.add('F', req.flags);
-    if (req.ttl != 0) flags.add('T', req.ttl);
-    if (const auto mode = meta_mode(req.cmd); !mode.empty()) flags.add('M', mode);
-    if (req.cmd == protocol::store_command::cas) flags.add('C', req.cas_unique);
-    flags.add('O', ctx.next_opaque());
-    if (auto ec = enc.meta(protocol::meta_command::set, key, flags.view(), req.value)) return ec;
+    protocol::meta_flag_line flags;
+    if (req.flags != 0) flags.add_number('F', req.flags);
+    if (req.ttl != 0) flags.add_number('T', req.ttl);
+    if (const auto mode = meta_mode(req.cmd)) flags.add('M', *mode);
+    if (req.cmd == protocol::store_command::cas) flags.add_number('C', req.cas_unique);
+    flags.add_number('O', ctx.next_opaque());
+    if (auto ec = enc.meta(protocol::prevalidated, protocol::meta_command::set, key, flags,
+                           req.value)) {
+        return ec;
+    }
     ctx.expect_reply(protocol::reply_shape::meta_set, part);
     return {};
 }

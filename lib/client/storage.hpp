@@ -2,7 +2,6 @@
 #pragma once
 
 #include "basic_operation.hpp"
-#include "meta_flags.hpp"
 
 #include <memcoro/codec.hpp>
 #include <memcoro/item.hpp>

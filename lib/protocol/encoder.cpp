@@ -2,6 +2,8 @@
 // values beside them, and the gather list of both.
 #include "encoding.hpp"
 
+#include <algorithm>
+
 namespace memcoro::protocol {
 using namespace encoding;
 using error_code = boost::system::error_code;
@@ -38,48 +40,32 @@ reply_shape stats_shape(std::string_view args) noexcept {
 
 request_encoder::request_encoder(encoder_options options) : options_(std::move(options)) {}
 
-void request_encoder::rollback(const checkpoint& to) noexcept {
-    // Only shrinks, so nothing here allocates.
-    head_.resize(to.head);
-    segments_.erase(segments_.begin() + static_cast<std::ptrdiff_t>(to.segments), segments_.end());
-    if (!segments_.empty()) {
-        segments_.back().size = to.last_size;
-    }
-    total_ = to.total;
-}
-
 request_encoder::error_code request_encoder::check_key(std::string_view key) const noexcept {
     return validate_key(options_.key_prefix, key, options_.keys);
 }
 
 request_encoder::error_code request_encoder::check_value(std::string_view value) const noexcept {
-    // <bytes> is parsed as a signed 32-bit number (protocol.md 1.4), whatever max_value says.
-    if (value.size() > options_.max_value ||
-        value.size() > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) {
+    if (value.size() > options_.max_value || !fits_datalen(value.size())) {
         return error::value_too_large;
     }
     return {};
 }
 
-void request_encoder::put(std::string_view s) {
-    if (s.empty()) {
-        return;
+void request_encoder::grow(std::size_t bytes) {
+    if (head_.size() - head_used_ < bytes) {
+        // Geometric growth, so that a long run of requests costs amortized O(1) each.
+        head_.resize(std::max({head_.size() * 2, head_used_ + bytes, std::size_t{1024}}));
     }
-    const std::size_t at = head_.size();
-    head_.append(s);
-    if (!segments_.empty()) {
-        segment& last = segments_.back();
-        if (last.external == nullptr && last.offset + last.size == at) {
-            last.size += s.size();
-            total_ += s.size();
-            return;
-        }
+    if (segments_.capacity() - segments_.size() < max_request_segments) {
+        segments_.reserve(std::max(segments_.capacity() * 2, segments_.size() + max_request_segments));
     }
-    segments_.push_back({nullptr, at, s.size()});
-    total_ += s.size();
 }
 
-void request_encoder::put_key_base64(line_builder& line, std::string_view key) {
+void request_encoder::put_line(std::string_view line) {
+    close(write(open(line.size()), line));
+}
+
+char* request_encoder::put_key_base64(char* out, std::string_view key) const noexcept {
     // Standard alphabet with padding: what the server's base64_decode takes (protocol.md 3.1).
     static constexpr char alphabet[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -88,9 +74,6 @@ void request_encoder::put_key_base64(line_builder& line, std::string_view key) {
     const auto byte_at = [&](std::size_t i) -> std::uint32_t {
         return static_cast<unsigned char>(i < prefix.size() ? prefix[i] : key[i - prefix.size()]);
     };
-    // The caller checked that the text fits max_key_length.
-    char text[max_key_length];
-    std::size_t out = 0;
     for (std::size_t i = 0; i < n; i += 3) {
         const std::size_t left = n - i;
         std::uint32_t v = byte_at(i) << 16;
@@ -100,22 +83,20 @@ void request_encoder::put_key_base64(line_builder& line, std::string_view key) {
         if (left > 2) {
             v |= byte_at(i + 2);
         }
-        text[out++] = alphabet[(v >> 18) & 63];
-        text[out++] = alphabet[(v >> 12) & 63];
-        text[out++] = left > 1 ? alphabet[(v >> 6) & 63] : '=';
-        text[out++] = left > 2 ? alphabet[v & 63] : '=';
+        *out++ = alphabet[(v >> 18) & 63];
+        *out++ = alphabet[(v >> 12) & 63];
+        *out++ = left > 1 ? alphabet[(v >> 6) & 63] : '=';
+        *out++ = left > 2 ? alphabet[v & 63] : '=';
     }
-    line.add({text, out});
+    return out;
 }
 
-void request_encoder::put_value(std::string_view value) {
-    if (value.size() < options_.copy_below || value.empty()) {
-        put(value);
-    } else {
-        segments_.push_back({value.data(), 0, value.size()});
-        total_ += value.size();
-    }
-    put(crlf);
+void request_encoder::put_referenced(char* end, std::string_view value) noexcept {
+    close(end);
+    segments_.push_back({value.data(), 0, value.size()});  // room was made by open()
+    total_ += value.size();
+    // The CRLF goes where the line ended: room for it was made after the line.
+    close(write_crlf(head_.data() + head_used_));
 }
 
 std::span<const chunk> request_encoder::chunks() {
@@ -128,7 +109,7 @@ std::span<const chunk> request_encoder::chunks() {
 }
 
 void request_encoder::clear() noexcept {
-    head_.clear();
+    head_used_ = 0;
     segments_.clear();
     chunks_.clear();
     total_ = 0;

@@ -1,5 +1,6 @@
-// What the encoder's source files share: the limits of the wire, small helpers, and
-// the line builder. Private to lib/protocol.
+// What the encoder's source files share: the limits of the wire, small helpers, and the
+// encoder's per-request writing steps, inline because every request takes them.
+// Private to lib/protocol.
 #pragma once
 
 #include <charconv>
@@ -23,7 +24,7 @@ constexpr std::string_view crlf = "\r\n";
 constexpr std::size_t max_line = 2048;
 
 // Command, key (and datalen for ms) and flags must fit in 19 tokens (protocol.md 3.1).
-constexpr std::size_t max_meta_flags = 17;
+constexpr std::size_t max_meta_flags = meta_flag_line::max_flags;
 constexpr std::size_t max_meta_set_flags = 16;
 
 // The opaque token, its 'O' included, may be 32 bytes (protocol.md 3.1).
@@ -33,6 +34,13 @@ constexpr std::size_t max_opaque = 31;
 inline bool fits_int32(std::int64_t v) noexcept {
     return v >= std::numeric_limits<std::int32_t>::min() &&
            v <= std::numeric_limits<std::int32_t>::max();
+}
+
+// <bytes> and an ms datalen are parsed as signed 32-bit numbers (protocol.md 1.4), whatever
+// max_value says. A caller's prevalidation knows max_value only, so this is checked on
+// every path: a longer value would be read by the server as commands.
+inline bool fits_datalen(std::size_t size) noexcept {
+    return size <= static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max());
 }
 
 inline bool printable(char ch) noexcept {
@@ -114,22 +122,16 @@ inline std::string_view name_of(retrieve_command cmd) noexcept {
     return "get";
 }
 
-inline std::string_view name_of(meta_command cmd) noexcept {
-    switch (cmd) {
-        case meta_command::get:
-            return "mg";
-        case meta_command::set:
-            return "ms";
-        case meta_command::remove:
-            return "md";
-        case meta_command::arithmetic:
-            return "ma";
-        case meta_command::noop:
-            return "mn";
-        case meta_command::debug:
-            return "me";
-    }
-    return "mn";
+// Every meta command name is two letters, looked up without a branch.
+inline const char* name_of(meta_command cmd) noexcept {
+    static_assert(static_cast<int>(meta_command::get) == 0 &&
+                  static_cast<int>(meta_command::set) == 1 &&
+                  static_cast<int>(meta_command::remove) == 2 &&
+                  static_cast<int>(meta_command::arithmetic) == 3 &&
+                  static_cast<int>(meta_command::noop) == 4 &&
+                  static_cast<int>(meta_command::debug) == 5);
+    static constexpr char names[] = "mgmsmdmamnme";
+    return names + 2 * static_cast<std::size_t>(cmd);
 }
 
 // Bit of a flag letter in a 52-bit set, or -1 for anything that is not a letter.
@@ -143,56 +145,74 @@ inline int letter_bit(char c) noexcept {
     return -1;
 }
 
+// The longest decimal of a 64-bit number, sign included.
+constexpr std::size_t max_number = 20;
+
+// Writers for a request being written in place (room was made for all of it). They
+// return the end of what they wrote.
+inline char* write(char* out, std::string_view s) noexcept {
+    if (!s.empty()) std::memcpy(out, s.data(), s.size());  // s may be a null view
+    return out + s.size();
+}
+
+template <class Integer>
+char* write_number(char* out, Integer n) noexcept {
+    return std::to_chars(out, out + max_number, n).ptr;
+}
+
+inline char* write_crlf(char* out) noexcept {
+    out[0] = '\r';
+    out[1] = '\n';
+    return out + 2;
+}
+
 }  // namespace encoding
 
-// A command line is assembled here, then appended to head_ in one piece: one capacity
-// check and one segment update per request instead of one per token. A line longer
-// than the buffer (a get of many keys) goes out in several pieces.
-class request_encoder::line_builder {
-  public:
-    explicit line_builder(request_encoder& encoder) noexcept : encoder_(encoder) {}
+inline char* request_encoder::open(std::size_t bytes) {
+    if (head_.size() - head_used_ < bytes ||
+        segments_.capacity() - segments_.size() < max_request_segments) {
+        grow(bytes);
+    }
+    return head_.data() + head_used_;
+}
 
-    void add(std::string_view s) {
-        if (s.empty()) return;  // may be a null view, which memcpy must not see
-        if (s.size() > sizeof(buf_) - size_) {
-            flush();
-            if (s.size() > sizeof(buf_)) {
-                encoder_.put(s);
-                return;
-            }
+inline void request_encoder::close(const char* end) noexcept {
+    const std::size_t at = head_used_;
+    const auto n = static_cast<std::size_t>(end - (head_.data() + at));
+    head_used_ += n;
+    total_ += n;
+    if (!segments_.empty()) {
+        segment& last = segments_.back();
+        if (last.external == nullptr && last.offset + last.size == at) {
+            last.size += n;
+            return;
         }
-        std::memcpy(buf_ + size_, s.data(), s.size());
-        size_ += s.size();
     }
-    // Integers in decimal (exptime and delays may be negative).
-    template <class Integer>
-    void add_number(Integer n) {
-        char digits[20];
-        const auto end = std::to_chars(digits, digits + sizeof(digits), n).ptr;
-        add({digits, static_cast<std::size_t>(end - digits)});
-    }
-    void flush() {
-        encoder_.put({buf_, size_});
-        size_ = 0;
-    }
+    segments_.push_back({nullptr, at, n});  // room was made by open()
+}
 
-  private:
-    request_encoder& encoder_;
-    std::size_t size_ = 0;
-    char buf_[512];
-};
-
-template <class Write>
-request_encoder::error_code request_encoder::commit(Write&& write) {
-    const checkpoint at{head_.size(), segments_.size(),
-                        segments_.empty() ? 0 : segments_.back().size, total_};
-    try {
-        std::forward<Write>(write)();
-    } catch (...) {
-        rollback(at);
-        throw;
+inline char* request_encoder::put_key(char* out, std::string_view key, bool base64) const noexcept {
+    if (base64) {
+        return put_key_base64(out, key);
     }
-    return {};
+    return encoding::write(encoding::write(out, options_.key_prefix), key);
+}
+
+inline bool request_encoder::copies(std::string_view value) const noexcept {
+    // An empty value is never referenced: a chunk of no bytes, perhaps at a null pointer.
+    return value.size() < options_.copy_below || value.empty();
+}
+
+inline std::size_t request_encoder::value_room(std::string_view value) const noexcept {
+    return copies(value) ? value.size() + encoding::crlf.size() : encoding::crlf.size();
+}
+
+inline void request_encoder::put_value(char* end, std::string_view value) noexcept {
+    if (copies(value)) {
+        close(encoding::write_crlf(encoding::write(end, value)));
+    } else {
+        put_referenced(end, value);
+    }
 }
 
 }  // namespace memcoro::protocol

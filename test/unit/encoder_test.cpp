@@ -801,6 +801,9 @@ TEST_CASE("no allocation once the buffers have grown") {
     const std::string big(10000, 'x');
     const std::vector<std::string_view> keys = {"a", "bb", "ccc"};
     const std::vector<meta_flag> flags = {{'b'}, {'v'}, {'T', "30"}, {'O', "opaque"}};
+    meta_flag_line line;
+    line.add('v');
+    line.add_number('O', 123);
     auto batch = [&] {
         for (int i = 0; i < 20; ++i) {
             (void)enc.store(store_command::cas, "key", big, 4294967295u, int32_min, true,
@@ -812,6 +815,8 @@ TEST_CASE("no allocation once the buffers have grown") {
             (void)enc.stats("  detail   dump ");
             (void)enc.flush_all(-2147483647, true);
             (void)enc.remove("bad key", false);  // refused, appends nothing
+            (void)enc.meta(prevalidated, meta_command::set, "key", line, big);
+            (void)enc.store(prevalidated, store_command::set, "key", "small", 0, 0, true);
         }
         (void)enc.chunks();
     };

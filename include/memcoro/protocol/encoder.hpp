@@ -12,6 +12,15 @@
 // (protocol.md 1.1); a gat, stats or meta request that would exceed it is refused with
 // error::invalid_argument. If an allocation throws, the partial request is removed.
 //
+// A caller that has already checked its input against these same options (memcoro's
+// client does, before it makes an operation) passes `prevalidated` as the first argument,
+// and what it promises is not checked a second time: each key passes
+// validate_key(options().key_prefix, key, options().keys) (not needed for a base64 meta
+// key), a value is at most max_value bytes, and an exptime fits a signed 32-bit number.
+// Everything else (a gat line's length, the meta flags, a base64 key's length) is still
+// checked. Input that breaks the promise may put a wrong request on the wire, but is
+// never written outside the encoder's buffers.
+//
 // Lifetimes: a referenced value must stay alive and unchanged until the write that
 // carries chunks() has completed. The views returned by chunks() are invalidated by
 // the next encoding call or clear().
@@ -22,6 +31,8 @@
 
 #include <boost/system/error_code.hpp>
 
+#include <charconv>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -49,6 +60,92 @@ struct meta_flag {
     char name;
     std::string_view token = {};
 };
+
+// The flags of a meta request written as they go on the wire (" v f T30 O7"), for the
+// prevalidated meta(). Its checks cost next to nothing per request: the letters (and
+// one-letter tokens) are checked when the program is compiled, a numeric token is
+// always printable and short, and a repeated letter or a flag beyond max_flags is
+// noted with two compares and refused by meta(). Builds without allocating.
+class meta_flag_line {
+public:
+    // A flag letter or a one-letter token: a compile-time constant ASCII letter.
+    struct letter {
+        consteval letter(char c) : value(c) {
+            if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'))) {
+                throw "a meta flag name or one-letter token is an ASCII letter";
+            }
+        }
+        char value;
+    };
+
+    // The server takes at most 17 flags (16 with ms, protocol.md 3.1).
+    static constexpr std::size_t max_flags = 17;
+
+    // Leaves text_ unwritten: only its first size_ bytes are ever read, and filling it
+    // all on every request would cost more than writing the flags.
+    meta_flag_line() noexcept {}  // NOLINT(modernize-use-equals-default)
+
+    void add(letter name) noexcept {
+        if (name.value == 'b') base64_ = true;
+        (void)begin_flag(name, 2);
+    }
+    // `MS`, `MD`: a one-letter token. 'b' takes none.
+    void add(letter name, letter token) noexcept {
+        if (name.value == 'b') refused_ = true;
+        if (begin_flag(name, 3)) text_[size_ - 1] = token.value;
+    }
+    // `T30`, `O17`, `C123`: a decimal token.
+    template <std::integral Number>
+        requires(!std::same_as<Number, bool> && !std::same_as<Number, char>)
+    void add_number(letter name, Number n) noexcept {
+        if (name.value == 'b') refused_ = true;
+        if (!begin_flag(name, 2)) return;
+        // Room for the longest number: begin_flag() stops at max_flags.
+        char* end = std::to_chars(text_ + size_, text_ + sizeof(text_), n).ptr;
+        size_ = static_cast<std::size_t>(end - text_);
+    }
+
+    [[nodiscard]] std::string_view text() const noexcept { return {text_, size_}; }
+    [[nodiscard]] std::size_t count() const noexcept { return count_; }
+    // The flag 'b' (the key goes in base64) is present.
+    [[nodiscard]] bool base64() const noexcept { return base64_; }
+    // A letter came twice, a flag came beyond max_flags, or 'b' came with a token.
+    [[nodiscard]] bool refused() const noexcept { return refused_; }
+
+private:
+    static constexpr std::uint64_t bit(letter name) noexcept {
+        const char c = name.value;
+        return std::uint64_t{1} << (c <= 'Z' ? c - 'A' : 26 + (c - 'a'));
+    }
+    // Writes " <name>" and returns true, or notes why the flag is refused.
+    bool begin_flag(letter name, std::size_t bytes) noexcept {
+        const std::uint64_t b = bit(name);
+        if ((seen_ & b) != 0 || count_ == max_flags) {
+            refused_ = true;
+            return false;
+        }
+        seen_ |= b;
+        ++count_;
+        text_[size_] = ' ';
+        text_[size_ + 1] = name.value;
+        size_ += bytes;
+        return true;
+    }
+
+    std::uint64_t seen_ = 0;
+    std::size_t size_ = 0;
+    std::size_t count_ = 0;
+    bool base64_ = false;
+    bool refused_ = false;
+    // " <letter>" and at most 20 characters of a 64-bit number per flag.
+    char text_[max_flags * 22];
+};
+
+// Tags the entry points that trust the caller's checks (see the top of this file).
+struct prevalidated_t {
+    explicit prevalidated_t() = default;
+};
+inline constexpr prevalidated_t prevalidated{};
 
 struct encoder_options {
     // Prepended to every key on the wire (pymemcache's key_prefix). The 250-byte key
@@ -82,6 +179,10 @@ public:
     error_code store(store_command cmd, std::string_view key, std::string_view value,
                      std::uint32_t flags, std::int64_t exptime, bool noreply,
                      std::uint64_t cas_unique = 0);
+    // The same, for a key, value and exptime checked by the caller.
+    error_code store(prevalidated_t, store_command cmd, std::string_view key,
+                     std::string_view value, std::uint32_t flags, std::int64_t exptime,
+                     bool noreply, std::uint64_t cas_unique = 0);
 
     // get|gets <key>+\r\n, gat|gats <exptime> <key>+\r\n. At least one key.
     error_code retrieve(retrieve_command cmd, std::span<const std::string_view> keys,
@@ -89,11 +190,24 @@ public:
     error_code retrieve(retrieve_command cmd, std::string_view key, std::int64_t exptime = 0) {
         return retrieve(cmd, std::span<const std::string_view>(&key, 1), exptime);
     }
+    // The same, for keys and exptime checked by the caller (the count of keys and the
+    // length of a gat line are still checked).
+    error_code retrieve(prevalidated_t, retrieve_command cmd,
+                        std::span<const std::string_view> keys, std::int64_t exptime = 0);
+    error_code retrieve(prevalidated_t tag, retrieve_command cmd, std::string_view key,
+                        std::int64_t exptime = 0) {
+        return retrieve(tag, cmd, std::span<const std::string_view>(&key, 1), exptime);
+    }
 
     error_code remove(std::string_view key, bool noreply);  // delete <key> [noreply]
     error_code arithmetic(arithmetic_command cmd, std::string_view key, std::uint64_t delta,
                           bool noreply);
     error_code touch(std::string_view key, std::int64_t exptime, bool noreply);
+    // The same three, for a key (and exptime) checked by the caller.
+    error_code remove(prevalidated_t, std::string_view key, bool noreply);
+    error_code arithmetic(prevalidated_t, arithmetic_command cmd, std::string_view key,
+                          std::uint64_t delta, bool noreply);
+    error_code touch(prevalidated_t, std::string_view key, std::int64_t exptime, bool noreply);
 
     // stats [args]: args are space-separated tokens of printable bytes.
     error_code stats(std::string_view args = {});
@@ -114,6 +228,12 @@ public:
     // meta_command::noop takes no key (pass an empty one) and no flags.
     error_code meta(meta_command cmd, std::string_view key, std::span<const meta_flag> flags,
                     std::string_view value = {});
+    // The same with flags built in a meta_flag_line, for a key (unless the flags hold
+    // 'b') and a value size checked by the caller. What meta_flag_line noted is refused
+    // here, and so are too many flags for ms, flags other than 'b' for me, and a base64
+    // key text longer than 250 bytes.
+    error_code meta(prevalidated_t, meta_command cmd, std::string_view key,
+                    const meta_flag_line& flags, std::string_view value = {});
 
     // The gather list of everything encoded since clear().
     [[nodiscard]] std::span<const chunk> chunks();
@@ -132,29 +252,58 @@ private:
         std::size_t size;
     };
 
-    // The end of the encoded bytes before a request, to drop a half-written request
-    // when an allocation throws.
-    struct checkpoint {
-        std::size_t head;
-        std::size_t segments;
-        std::size_t last_size;
-        std::size_t total;
-    };
-
     error_code check_key(std::string_view key) const noexcept;
     error_code check_value(std::string_view value) const noexcept;
-    // Runs `write` (which only appends) and undoes it if it throws.
-    template <class Write>
-    error_code commit(Write&& write);
-    void rollback(const checkpoint& to) noexcept;
-    class line_builder;
 
-    void put(std::string_view s);
-    void put_key_base64(line_builder& line, std::string_view key);
-    void put_value(std::string_view value);
+    // Every request is written in three steps: open() makes room for all of its bytes
+    // in head_ (and for its segments), which is the only step that allocates, so a
+    // request that throws leaves nothing behind; the bytes are written in place; and
+    // close() records them. A request is thus written with one capacity check, and
+    // without a stack buffer copied once more. (Inline in lib/protocol/encoding.hpp.)
+    char* open(std::size_t bytes);
+    void close(const char* end) noexcept;
+    // open()'s rare path: makes room for `bytes` and max_request_segments more segments.
+    void grow(std::size_t bytes);
+    // A request adds at most three segments: its line (merged into the head segment
+    // before it when adjacent), a referenced value, and the CRLF after that value.
+    static constexpr std::size_t max_request_segments = 3;
+    // A line of fixed text.
+    void put_line(std::string_view line);
+    // Writes prefix + key (in base64 with `base64`) at `out`; returns the end.
+    char* put_key(char* out, std::string_view key, bool base64) const noexcept;
+    char* put_key_base64(char* out, std::string_view key) const noexcept;
+    // Whether the value is copied next to its line (else it is referenced in place).
+    bool copies(std::string_view value) const noexcept;
+    // Bytes the value takes in head_: itself and its CRLF when copied, else the CRLF.
+    std::size_t value_room(std::string_view value) const noexcept;
+    // Writes the value and its CRLF after the line that ends at `end`, and closes
+    // both: copied in place, or referenced between two head segments.
+    void put_value(char* end, std::string_view value) noexcept;
+    void put_referenced(char* end, std::string_view value) noexcept;
+
+    // The shared writing of the checked and the prevalidated entry points.
+    error_code write_store(store_command cmd, std::string_view key, std::string_view value,
+                           std::uint32_t flags, std::int64_t exptime, bool noreply,
+                           std::uint64_t cas_unique);
+    error_code write_retrieve(retrieve_command cmd, std::span<const std::string_view> keys,
+                              std::int64_t exptime);
+    // <word>[ <key>][ <number>][ noreply]: delete, incr, decr, touch, flush_all,
+    // verbosity, cache_memlimit.
+    template <class Number>
+    error_code write_words(std::string_view word, std::optional<std::string_view> key,
+                           std::optional<Number> number, bool noreply);
+    // `key_bytes`: its length on the wire; `write_flags(char*) -> char*` writes
+    // `flag_bytes` of flags, each with its leading space.
+    template <class WriteFlags>
+    error_code write_meta(meta_command cmd, std::string_view key, bool base64,
+                          std::size_t key_bytes, std::size_t flag_bytes, WriteFlags write_flags,
+                          std::string_view value);
 
     encoder_options options_;
-    std::string head_;              // command lines and copied values
+    // Command lines and copied values. Its size is its capacity: head_used_ bytes are
+    // in use, so that a request is written in place without zero-filling first.
+    std::string head_;
+    std::size_t head_used_ = 0;
     std::vector<segment> segments_; // in wire order
     std::vector<chunk> chunks_;     // resolved by chunks()
     std::size_t total_ = 0;
