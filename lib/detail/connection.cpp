@@ -185,7 +185,9 @@ void connection::settle(lock_type& lock, bool from_user) {
                 start_connect();
             }
         }
-        if (state_ == state::ready) start_write();
+        // Inside a user's call the write goes through the event loop, so that the calls
+        // of other handlers that run before it completes join the next write.
+        if (state_ == state::ready) start_write(/*finish_inline=*/!from_user);
         if (completions_.empty()) return;
 
         // Take the batch, and run it without the lock: handlers may start operations on

@@ -86,9 +86,13 @@ class connection final : public std::enable_shared_from_this<connection>, privat
     void start_probe();
     void become_ready();
 
-    void start_write();
-    void write_encoded();
+    // `finish_inline`: the write may complete within this call (see write_encoded).
+    void start_write(bool finish_inline);
+    void write_encoded(bool finish_inline);
+    void drop_written(std::size_t n);
     void on_write(error_code ec, std::uint64_t epoch);
+    // The write is over, whole or failed: the operations it carried move on.
+    void finish_write(error_code ec);
     void encode_internal();
 
     void start_read();

@@ -63,7 +63,7 @@ void connection::encode_internal() {
     unfenced_ = false;
 }
 
-void connection::start_write() {
+void connection::start_write(bool finish_inline) {
     if (writing_ || state_ != state::ready) return;
     if (queue_head_ == nullptr && !health_check_due_) return;
 
@@ -94,14 +94,35 @@ void connection::start_write() {
         ++op->refs_;  // held until on_write: a referenced value must outlive the write
         in_write_.push_back(op);
     }
-    if (!encoder_.empty()) write_encoded();
+    if (!encoder_.empty()) write_encoded(finish_inline);
 }
 
-// One gather write of everything encoded.
-void connection::write_encoded() {
+// One gather write of everything encoded. With `finish_inline` it is first tried right
+// here on the non-blocking socket: the kernel almost always takes it whole, and then the
+// write is over without a completion posted through the event loop (which cost a handler
+// and an epoll_wait of its own per write). What the socket has no room for goes out with
+// async_write. Without it (a write started inside a user's call) the write always
+// completes through the event loop: until then, operations that other handlers start
+// queue up and share the next write, instead of going out one write each.
+void connection::write_encoded(bool finish_inline) {
     write_buffers_.clear();
-    for (const auto& c : encoder_.chunks()) write_buffers_.emplace_back(c.data, c.size);
+    std::size_t total = 0;
+    for (const auto& c : encoder_.chunks()) {
+        write_buffers_.emplace_back(c.data, c.size);
+        total += c.size;
+    }
     writing_ = true;
+    error_code ec;
+    std::size_t written = finish_inline ? socket_.write_some(write_buffers_, ec) : 0;
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+        ec = {};
+        written = 0;
+    }
+    if (ec || written == total) {
+        finish_write(ec);
+        return;
+    }
+    drop_written(written);
     // A span, not the vector: async_write keeps a copy of the buffer sequence it is given,
     // and a vector's copy allocates.
     asio::async_write(socket_, std::span<const asio::const_buffer>(write_buffers_),
@@ -110,9 +131,26 @@ void connection::write_encoded() {
                       });
 }
 
+// Takes the first `n` bytes, already written, off write_buffers_.
+void connection::drop_written(std::size_t n) {
+    auto first = write_buffers_.begin();
+    while (n > 0 && n >= first->size()) {
+        n -= first->size();
+        ++first;
+    }
+    if (n > 0) *first += n;
+    write_buffers_.erase(write_buffers_.begin(), first);
+}
+
 void connection::on_write(error_code ec, std::uint64_t epoch) {
     lock_type lock(mutex_);
-    if (ec && epoch == epoch_) close(error::connection_closed);
+    // An error of a stream already replaced concerns nobody.
+    finish_write(epoch == epoch_ ? ec : error_code{});
+    settle(lock);
+}
+
+void connection::finish_write(error_code ec) {
+    if (ec) close(error::connection_closed);
     // Still `writing_` while handlers may start operations: they queue for the next write.
     for (std::size_t i = 0; i < in_write_.size(); ++i) {
         auto* op = in_write_[i];
@@ -128,7 +166,6 @@ void connection::on_write(error_code ec, std::uint64_t epoch) {
     }
     in_write_.clear();
     writing_ = false;
-    settle(lock);
 }
 
 // ---------------------------------------------------------------------------------

@@ -102,7 +102,7 @@ void connection::start_probe() {
     (void)encoder_.meta(protocol::meta_command::noop, {}, {});
     expected_.push_back({nullptr, protocol::reply_shape::meta, 0, 0});
     parser_.expect(protocol::reply_shape::meta);
-    write_encoded();
+    write_encoded(/*finish_inline=*/true);  // from on_connected, an I/O handler
 }
 
 void connection::become_ready() {
