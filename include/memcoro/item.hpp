@@ -5,9 +5,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace memcoro {
 
@@ -16,27 +18,55 @@ namespace memcoro {
 class item {
 public:
     item() = default;
+    item(const item&) = default;
+    item& operator=(const item&) = default;
+    // A moved-from item is empty: no value, no key.
+    item(item&& other) noexcept
+        : value_(std::move(other.value_)),
+          key_size_(std::exchange(other.key_size_, 0)),
+          flags_(other.flags_),
+          cas_(other.cas_) {}
+    item& operator=(item&& other) noexcept {
+        if (this != &other) {
+            value_ = std::move(other.value_);
+            key_size_ = std::exchange(other.key_size_, 0);
+            flags_ = other.flags_;
+            cas_ = other.cas_;
+        }
+        return *this;
+    }
+    ~item() = default;
 
-    [[nodiscard]] std::string_view value() const noexcept { return value_.view(); }
+    [[nodiscard]] std::string_view value() const noexcept {
+        return {value_.data(), value_.size() - key_size_};
+    }
     [[nodiscard]] std::span<const std::byte> bytes() const noexcept {
-        return std::as_bytes(std::span(value_.data(), value_.size()));
+        return std::as_bytes(std::span(value_.data(), value_.size() - key_size_));
     }
     [[nodiscard]] std::uint32_t flags() const noexcept { return flags_; }
     // 0 unless the command returned one (gets, gats, gets_many).
     [[nodiscard]] std::uint64_t cas() const noexcept { return cas_; }
-    [[nodiscard]] std::string_view key() const noexcept { return key_; }
+    [[nodiscard]] std::string_view key() const noexcept {
+        return {value_.data() + (value_.size() - key_size_), key_size_};
+    }
 
-    // For the library: storage for a value of `size` bytes, filled in by the reader.
-    [[nodiscard]] char* prepare(std::size_t size) { return value_.prepare(size); }
+    // For the library: storage for a value of `size` bytes, filled in by the reader, and
+    // the key to report with it. The key is kept after the value in the same buffer, so
+    // that an item moves (four times on its way to a co_await) as one buffer.
+    [[nodiscard]] char* prepare(std::size_t size, std::string_view key = {}) {
+        char* bytes = value_.prepare(size + key.size());
+        if (!key.empty()) std::memcpy(bytes + size, key.data(), key.size());
+        key_size_ = key.size();
+        return bytes;
+    }
     void set_meta(std::uint32_t flags, std::uint64_t cas) noexcept {
         flags_ = flags;
         cas_ = cas;
     }
-    void set_key(std::string_view key) { key_.assign(key); }
 
 private:
-    detail::value_buffer value_;
-    std::string key_;
+    detail::value_buffer value_;  // the value, then the key
+    std::size_t key_size_ = 0;
     std::uint32_t flags_ = 0;
     std::uint64_t cas_ = 0;
 };

@@ -160,9 +160,8 @@ bool many_op::on_event(const protocol::event& ev, std::uint32_t) {
             body_ = nullptr;
             if (finished()) return true;
             auto& it = result_.emplace_back();
-            it.set_key(keys_[i]);
             it.set_meta(ev.flags, ev.cas.value_or(0));
-            body_ = it.prepare(ev.size);
+            body_ = it.prepare(ev.size, keys_[i]);
             filled_ = 0;
             on_body(ev.bytes);  // the whole body, when it came with the line
             return true;
