@@ -6,13 +6,14 @@
 #   release    g++, release, -Werror                     build/release
 #   clang      clang++, release, -Werror                 build/clang
 #   sanitize   g++, debug, AddressSanitizer + UBSan      build/sanitize
+#   tsan       g++, debug, ThreadSanitizer               build/tsan
 #   fuzz       test/fuzz/run_fuzz.sh 60, once that script exists
 #
 # It keeps going after a failure so that one run shows every broken configuration, then
 # prints a summary and exits non-zero if anything failed.
 #
 # Environment:
-#   MEMCORO_QUICK=1  skip the clang and fuzz configurations, for fast local iterations
+#   MEMCORO_QUICK=1  skip the clang, tsan and fuzz configurations, for fast local iterations
 #                    (release and sanitize still run). CI always runs everything.
 #   MEMCORO_JOBS=N   parallel compile jobs (default 2: CI machines have 2 cores).
 #
@@ -43,6 +44,9 @@ asan_options=(halt_on_error=1 detect_leaks=1 strict_string_checks=1
 ASAN_OPTIONS=$(IFS=:; echo "${asan_options[*]}")
 export ASAN_OPTIONS
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+# Operations may be started from any thread, and the tests that do so run under
+# ThreadSanitizer too: any data race it reports fails the test.
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 
 mkdir -p build
 total_passed=0
@@ -77,7 +81,7 @@ run_config() {
     echo "==> [$name] testing"
     local rc=0 multiplier=1
     # Sanitized debug builds run several times slower.
-    if [[ $name == sanitize ]]; then
+    if [[ $name == sanitize || $name == tsan ]]; then
         multiplier=3
     fi
     meson test -C "$dir" --no-rebuild --print-errorlogs --timeout-multiplier "$multiplier" \
@@ -154,6 +158,13 @@ else
 fi
 run_config sanitize build/sanitize g++ -Dbuildtype=debug \
     -Db_sanitize=address,undefined -Db_lundef=false || true
+if [[ $quick == 1 ]]; then
+    record tsan SKIP "MEMCORO_QUICK=1" "$SECONDS"
+else
+    # The benchmarks are not built: TSan's slowdown would make them meaningless.
+    run_config tsan build/tsan g++ -Dbuildtype=debug -Db_sanitize=thread -Db_lundef=false \
+        -Dbench=false || true
+fi
 if [[ $quick == 1 ]]; then
     record fuzz SKIP "MEMCORO_QUICK=1" "$SECONDS"
 else
