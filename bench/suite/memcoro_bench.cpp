@@ -40,17 +40,17 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
-#include <fstream>
 #include <iterator>
 #include <memory>
 #include <new>
 #include <optional>
 #include <span>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "measure.h"
 
 namespace asio = boost::asio;
 
@@ -270,37 +270,12 @@ options parse_options(int argc, char** argv) {
 
 // ---- Measurement helpers -----------------------------------------------------------------
 
-double cpu_seconds() {
-    rusage ru{};
-    getrusage(RUSAGE_SELF, &ru);
-    auto s = [](const timeval& tv) { return double(tv.tv_sec) + double(tv.tv_usec) * 1e-6; };
-    return s(ru.ru_utime) + s(ru.ru_stime);
-}
-
 long context_switches() {
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);
     return ru.ru_nvcsw + ru.ru_nivcsw;
 }
 
-// utime + stime of another process in seconds (fields 14 and 15 of /proc/PID/stat), or -1.
-double process_cpu_seconds(int pid) {
-    if (pid <= 0) return -1;
-    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-    std::string line;
-    if (!std::getline(f, line)) return -1;
-    // The command name may hold spaces: the fields that follow start after its ')'.
-    const auto close = line.rfind(')');
-    if (close == std::string::npos) return -1;
-    std::istringstream rest(line.substr(close + 2));
-    std::string field;
-    unsigned long long utime = 0, stime = 0;
-    for (int i = 3; i <= 15 && rest >> field; ++i) {
-        if (i == 14) utime = std::stoull(field);
-        if (i == 15) stime = std::stoull(field);
-    }
-    return double(utime + stime) / double(sysconf(_SC_CLK_TCK));
-}
 
 // ---- The run ------------------------------------------------------------------------------
 

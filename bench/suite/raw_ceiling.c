@@ -37,6 +37,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "measure.h"
+
 enum mode { M_GET, M_MG, M_MULTIGET, M_SET, M_SETNR, M_LOAD, M_PINGPONG };
 
 static const char *const mode_names[] = {"get", "mg", "multiget", "set", "setnr", "load",
@@ -71,45 +73,6 @@ static void die(const char *what) {
 static void fail(const char *what) {
     fprintf(stderr, "raw_ceiling: %s\n", what);
     exit(1);
-}
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static double cpu_seconds(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
-}
-
-/* utime + stime of the server process from /proc/PID/stat, or -1. */
-static double process_cpu_seconds(int pid) {
-    if (pid <= 0) return -1;
-    char path[64], line[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    size_t n = fread(line, 1, sizeof line - 1, f);
-    fclose(f);
-    line[n] = 0;
-    /* The command name may hold spaces: count fields from after its ')'. */
-    char *p = strrchr(line, ')');
-    if (!p) return -1;
-    unsigned long long utime = 0, stime = 0;
-    int field = 2;
-    for (char *tok = strtok(p + 1, " "); tok; tok = strtok(NULL, " ")) {
-        ++field;
-        if (field == 14) utime = strtoull(tok, NULL, 10);
-        if (field == 15) {
-            stime = strtoull(tok, NULL, 10);
-            break;
-        }
-    }
-    return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
 }
 
 static int connect_server(void) {

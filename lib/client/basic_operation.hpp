@@ -22,14 +22,12 @@ namespace memcoro::detail {
 namespace asio = boost::asio;
 
 // Calls the handler with `args` on its own executor (inline when the caller already
-// runs there). The cancellation handler the operation installed goes first, on that same
-// executor, where the cancellation signal is emitted.
+// runs there), where the cancellation signal is emitted too.
 template <class Sig, class... Args>
 void dispatch_completion(completion<Sig> c, const asio::any_io_executor& fallback,
                          Args... args) {
     auto run = [h = std::move(c.handler), ... args = std::move(args)]() mutable {
-        if (auto slot = h.get_cancellation_slot(); slot.is_connected()) slot.clear();
-        std::move(h)(std::move(args)...);
+        call_handler(h, std::move(args)...);
     };
     if (c.executor) {
         asio::dispatch(*c.executor, std::move(run));

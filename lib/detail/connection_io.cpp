@@ -106,11 +106,7 @@ void connection::start_write(bool finish_inline) {
 // queue up and share the next write, instead of going out one write each.
 void connection::write_encoded(bool finish_inline) {
     write_buffers_.clear();
-    std::size_t total = 0;
-    for (const auto& c : encoder_.chunks()) {
-        write_buffers_.emplace_back(c.data, c.size);
-        total += c.size;
-    }
+    for (const auto& c : encoder_.chunks()) write_buffers_.emplace_back(c.data, c.size);
     writing_ = true;
     error_code ec;
     std::size_t written = finish_inline ? socket_.write_some(write_buffers_, ec) : 0;
@@ -118,7 +114,7 @@ void connection::write_encoded(bool finish_inline) {
         ec = {};
         written = 0;
     }
-    if (ec || written == total) {
+    if (ec || written == encoder_.size()) {
         finish_write(ec);
         return;
     }

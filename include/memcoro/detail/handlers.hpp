@@ -45,6 +45,15 @@ struct decoding_handler {
     }
 };
 
+// Calls a handler once its executor runs this thread. The cancellation handler the
+// operation installed in the handler's slot goes first: the operation is over, and a
+// cancellation emitted from now on must not reach it.
+template <class Sig, class... Args>
+void call_handler(boost::asio::any_completion_handler<Sig>& handler, Args&&... args) {
+    if (auto slot = handler.get_cancellation_slot(); slot.is_connected()) slot.clear();
+    std::move(handler)(std::forward<Args>(args)...);
+}
+
 // A type-erased completion handler together with the executor it must complete on,
 // found while the handler's type is still known. Held as an any_io_executor (which
 // io_context executors and strands fit in without allocating), it spares the
@@ -69,11 +78,8 @@ struct completion {
         if (!executor) return false;
         const auto* ex = executor->template target<boost::asio::io_context::executor_type>();
         if (ex == nullptr || !ex->running_in_this_thread()) return false;
-        // The cancellation handler the operation installed goes before the handler runs,
-        // as in dispatch_completion.
-        if (auto slot = handler.get_cancellation_slot(); slot.is_connected()) slot.clear();
         try {
-            std::move(handler)(std::forward<Args>(args)...);
+            call_handler(handler, std::forward<Args>(args)...);
         } catch (...) {
             // io_context lets an exception from a handler it dispatched leave through
             // run(), after the handler that dispatched it has finished: so does this, and
