@@ -33,6 +33,9 @@
 // - Threads: operations may be started from any thread at once (the connection's
 //   state is guarded by a mutex that no handler runs under). Handlers run on their
 //   associated executor; a handler is never run inside the call that started it.
+//   An exception thrown by a handler leaves through the run() of the executor it ran
+//   on, as for any Asio handler, and the client goes on working: the other handlers
+//   due are still called, and run() may be called again.
 #pragma once
 
 #include <memcoro/codec.hpp>

@@ -2,8 +2,12 @@
 // down, and running completions (settle).
 #include "connection.hpp"
 
-#include <algorithm>
 #include <memcoro/error.hpp>
+
+#include <boost/asio/post.hpp>
+
+#include <algorithm>
+#include <exception>
 #include <utility>
 
 namespace memcoro::detail {
@@ -54,7 +58,7 @@ connection::~connection() {
     for (std::size_t i = 0; i < expected_.size(); ++i) {
         if (expected_[i].op != nullptr) left.push_back(expected_[i].op);
     }
-    for (const auto& [op, ec] : completions_) left.push_back(op);
+    for (auto* op = finished_head_; op != nullptr; op = op->next_finished_) left.push_back(op);
     std::sort(left.begin(), left.end());
     left.erase(std::unique(left.begin(), left.end()), left.end());
     for (auto* op : left) op->destroy();
@@ -162,7 +166,14 @@ void connection::complete(operation* op, error_code ec) {
         return;
     }
     op->phase_ = operation::phase::finished;
-    completions_.emplace_back(op, ec);
+    op->finished_with_ = ec;
+    op->next_finished_ = nullptr;
+    if (finished_tail_ != nullptr) {
+        finished_tail_->next_finished_ = op;
+    } else {
+        finished_head_ = op;
+    }
+    finished_tail_ = op;
 }
 
 void connection::unref(operation* op) noexcept {
@@ -188,35 +199,49 @@ void connection::settle(lock_type& lock, bool from_user) {
         // Inside a user's call the write goes through the event loop, so that the calls
         // of other handlers that run before it completes join the next write.
         if (state_ == state::ready) start_write(/*finish_inline=*/!from_user);
-        if (completions_.empty()) return;
+        if (finished_head_ == nullptr) return;
 
         // Take the batch, and run it without the lock: handlers may start operations on
-        // this connection, from this thread or another.
-        std::vector<std::pair<operation*, error_code>> batch;
-        batch.swap(completions_);
-        completions_.swap(spare_);
+        // this connection, from this thread or another. An operation that nothing else
+        // holds any more (no write, read or reply due) is freed as soon as its handler
+        // returns, so that a batch of N completions, each handler starting the next
+        // operation, does not hold N operations' memory more than the pipeline needs.
+        operation* batch = std::exchange(finished_head_, nullptr);
+        finished_tail_ = nullptr;
+        for (auto* op = batch; op != nullptr; op = op->next_finished_) {
+            op->last_ref_ = op->refs_ == 1;
+        }
         const connection* outer = std::exchange(flushing_here, this);
         lock.unlock();
-        std::size_t i = 0;
-        try {
-            for (; i < batch.size(); ++i) batch[i].first->complete(batch[i].second, from_user);
-        } catch (...) {
-            // A handler that runs inline threw; the exception leaves through the
-            // executor's run(), as Asio does for any handler. Keep the state whole so that
-            // the connection goes on working if the application catches it.
-            lock.lock();
-            flushing_here = outer;
-            unref(batch[i].first);
-            completions_.insert(completions_.begin(),
-                                batch.begin() + static_cast<std::ptrdiff_t>(i + 1), batch.end());
-            throw;
+        operation* held = nullptr;  // the finished ones that others still hold
+        for (operation* op = batch; op != nullptr;) {
+            operation* next = op->next_finished_;
+            try {
+                op->complete(op->finished_with_, from_user);
+            } catch (...) {
+                // A handler that asio::dispatch ran right here threw. As for the handlers
+                // the connection runs in place (completion::run_here_if_dispatchable),
+                // the exception leaves through the executor's run() once this handler
+                // has returned, and the connection's state stays whole.
+                asio::post(executor_,
+                           [e = std::current_exception()] { std::rethrow_exception(e); });
+            }
+            if (op->last_ref_) {
+                op->destroy();
+            } else {
+                op->next_finished_ = std::exchange(held, op);
+            }
+            op = next;
         }
         lock.lock();
         flushing_here = outer;
-        for (const auto& [op, ec] : batch) unref(op);
-        batch.clear();
-        if (spare_.capacity() < batch.capacity()) spare_.swap(batch);
+        unref_list(held);
     }
+}
+
+// Drops the finished list's reference to each operation of `list`.
+void connection::unref_list(operation* list) noexcept {
+    while (list != nullptr) unref(std::exchange(list, list->next_finished_));
 }
 
 bool connection::in_backoff(clock::time_point now) const noexcept {

@@ -119,6 +119,7 @@ class connection final : public std::enable_shared_from_this<connection>, privat
     void fail_queued(error_code ec);
     void complete(operation* op, error_code ec);
     void unref(operation* op) noexcept;
+    void unref_list(operation* list) noexcept;
     // Every entry point ends with settle(), so user handlers run only once the state
     // is consistent, and requests that those handlers start go out in one write.
     using lock_type = std::unique_lock<std::mutex>;
@@ -144,8 +145,10 @@ class connection final : public std::enable_shared_from_this<connection>, privat
     bool probed_ = false;      // the server's protocol is known
     std::uint64_t epoch_ = 0;  // bumped by close(); handlers of an older socket stand down
     bool text_after_probe_closed_ = false;  // a probe made the server hang up: use text
-    std::vector<std::pair<operation*, error_code>> completions_;
-    std::vector<std::pair<operation*, error_code>> spare_;  // keeps a batch's capacity
+    // Operations whose handlers are due, in the order they finished, linked through
+    // operation::next_finished_ so that finishing one never allocates.
+    operation* finished_head_ = nullptr;
+    operation* finished_tail_ = nullptr;
 
     // Writing.
     operation* queue_head_ = nullptr;  // not yet written, in order

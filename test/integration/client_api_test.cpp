@@ -10,10 +10,12 @@
 #include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/multiple_exceptions.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/system/system_error.hpp>
 
@@ -180,50 +182,74 @@ TEST_CASE("plain callbacks complete on the io_context, never inside the initiati
 
 TEST_CASE("a callback that throws: run() throws it, and the client goes on working") {
     memcached_server server;
-    for (auto mode : all_modes) {
-        const std::string mode_name = name_of(mode);
-        CAPTURE(mode_name);
-        asio::io_context ioc;
-        memcoro::client mc(ioc.get_executor(), options_for(server, mode));
+    // Where the callbacks run decides how the exception leaves: on the io_context's own
+    // executor the connection calls them in place and re-throws from run(); a strand of
+    // their own gets them posted; on the strand the client itself runs on, they run
+    // inside asio::dispatch, and the exception leaves through the connection's
+    // completion loop.
+    for (const std::string_view executor : {"io_context", "own strand", "client's strand"}) {
+        for (auto mode : all_modes) {
+            const std::string mode_name = name_of(mode);
+            CAPTURE(mode_name);
+            CAPTURE(executor);
+            asio::io_context ioc;
+            asio::any_io_executor client_executor = ioc.get_executor();
+            asio::any_io_executor handler_executor = ioc.get_executor();
+            if (executor == "own strand") handler_executor = asio::make_strand(ioc);
+            if (executor == "client's strand") {
+                client_executor = asio::make_strand(ioc);
+                handler_executor = client_executor;
+            }
+            memcoro::client mc(client_executor, options_for(server, mode));
+            auto bind = [&](auto handler) {
+                return asio::bind_executor(handler_executor, std::move(handler));
+            };
 
-        // Several operations in one pipeline: the first handler throws while the
-        // connection is still delivering the replies of the others.
-        int completed = 0;
-        mc.set("throw-key", "v", {}, [&](error_code ec, bool) {
-            CHECK_FALSE(ec);
-            ++completed;
-            throw std::runtime_error("from a handler");
-        });
-        std::optional<memcoro::item> second;
-        mc.get("throw-key", [&](error_code ec, std::optional<memcoro::item> it) {
-            CHECK_FALSE(ec);
-            ++completed;
-            second = std::move(it);
-        });
-        bool thrown = false;
-        try {
+            // Several operations in one pipeline: the first handler throws while the
+            // connection is still delivering the replies of the others.
+            int completed = 0;
+            mc.set("throw-key", "v", {}, bind([&](error_code ec, bool) {
+                       CHECK_FALSE(ec);
+                       ++completed;
+                       throw std::runtime_error("from a handler");
+                   }));
+            std::optional<memcoro::item> second;
+            std::optional<memcoro::item> third;
+            mc.get("throw-key", bind([&](error_code ec, std::optional<memcoro::item> it) {
+                       CHECK_FALSE(ec);
+                       ++completed;
+                       second = std::move(it);
+                   }));
+            mc.get("throw-key", bind([&](error_code ec, std::optional<memcoro::item> it) {
+                       CHECK_FALSE(ec);
+                       ++completed;
+                       third = std::move(it);
+                   }));
+            bool thrown = false;
+            try {
+                ioc.run_for(30s);
+            } catch (const std::runtime_error& e) {
+                thrown = std::string(e.what()) == "from a handler";
+            }
+            CHECK(thrown);
+
+            // The application caught it and runs the io_context again: the replies
+            // already read are delivered and later operations work.
+            ioc.restart();
+            std::optional<memcoro::item> fourth;
+            mc.get("throw-key", bind([&](error_code ec, std::optional<memcoro::item> it) {
+                       CHECK_FALSE(ec);
+                       ++completed;
+                       fourth = std::move(it);
+                       mc.close();
+                   }));
             ioc.run_for(30s);
-        } catch (const std::runtime_error& e) {
-            thrown = std::string(e.what()) == "from a handler";
+            CHECK(completed == 4);
+            for (const auto* got : {&second, &third, &fourth}) {
+                REQUIRE(*got);
+                CHECK((*got)->value() == "v");
+            }
         }
-        CHECK(thrown);
-
-        // The application caught it and runs the io_context again: the reply already
-        // read is delivered and later operations work.
-        ioc.restart();
-        std::optional<memcoro::item> third;
-        mc.get("throw-key", [&](error_code ec, std::optional<memcoro::item> it) {
-            CHECK_FALSE(ec);
-            ++completed;
-            third = std::move(it);
-            mc.close();
-        });
-        ioc.run_for(30s);
-        CHECK(completed == 3);
-        REQUIRE(second);
-        CHECK(second->value() == "v");
-        REQUIRE(third);
-        CHECK(third->value() == "v");
     }
 }
 

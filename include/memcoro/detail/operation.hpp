@@ -96,6 +96,11 @@ public:
     error_code error_;         // the first error its replies reported
     error_code cancel_error_;  // cancelled while its bytes were being written
     operation* next_ = nullptr;  // the queue of operations not yet written
+    // Once finished: the list of handlers due, what this one is due with, and whether
+    // that list is all that still holds it.
+    operation* next_finished_ = nullptr;
+    error_code finished_with_;
+    bool last_ref_ = false;
 
     // Where its memory came from (see make_operation), so destroy() can give it back.
     operation_pool* pool_ = nullptr;
