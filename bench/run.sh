@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Builds the release configuration and runs the client's main job against memcached.
-# For now that job is a demonstration (build/release/bench/memcoro_demo SERVER).
+# Builds the release configuration and runs the client's main job against memcached:
+# the demonstration (build/release/bench/memcoro_demo SERVER), then the benchmark suite,
+# which compares memcoro with libmemcached, pymemcache and a raw-socket ceiling
+# (bench/suite/README.md) and writes its table, JSON and plot to build/bench-suite.
 #
 # Environment:
-#   MEMCORO_SERVER=host:port  use that running server instead of starting a private one
+#   MEMCORO_SERVER=host:port  run the demonstration on that server instead of a private one
+#                             (the suite always starts its own memcached -t 1)
+#   MEMCORO_SUITE=full|quick|off  the suite's five rounds, one short round, or none
 #   MEMCORO_JOBS=N            parallel compile jobs (default 2)
 #
 # The private memcached listens on a free 127.0.0.1 port only, and is stopped by its PID

@@ -3,6 +3,7 @@
 // are of no help, so a connection keeps the blocks of finished operations for the next.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <mutex>
 #include <new>
@@ -63,11 +64,11 @@ private:
     static constexpr std::size_t max_kept = 4096;
 
     static std::size_t class_size(std::size_t c) noexcept { return std::size_t{256} << c; }
+    // The smallest class that holds `size` bytes: 257..512 -> 1, 513..1024 -> 2, ...
     static std::size_t class_of(std::size_t size) noexcept {
-        for (std::size_t c = 0; c < class_count; ++c) {
-            if (size <= class_size(c)) return c;
-        }
-        return no_class;
+        if (size <= class_size(0)) return 0;
+        const auto c = static_cast<std::size_t>(std::bit_width(size - 1)) - 8;
+        return c < class_count ? c : no_class;
     }
 
     std::mutex mutex_;
