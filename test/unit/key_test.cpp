@@ -75,6 +75,39 @@ TEST_CASE("validate_key: every byte value in every position, default rules") {
     }
 }
 
+// Keys are checked several bytes at a time: a refused byte must be found at every
+// position of every length, in whole words, in the overlapping last word and in the
+// short forms, whatever the bytes around it.
+TEST_CASE("validate_key: a refused byte at every position of keys of 1 to 40 bytes") {
+    const unsigned char refused[] = {0x00, 0x01, 0x09, 0x0A, 0x0D, 0x1F, 0x20, 0x7F};
+    const unsigned char high_bytes[] = {0x80, 0xA0, 0xC3, 0xFF};
+    const unsigned char fine[] = {0x21, 0x30, 0x5A, 0x7E};
+    for (std::size_t length = 1; length <= 40; ++length) {
+        CAPTURE(length);
+        for (const unsigned char filler : fine) {
+            const std::string clean(length, static_cast<char>(filler));
+            CHECK_FALSE(validate_key(clean));
+            CHECK_FALSE(validate_key(clean, high));
+            for (std::size_t at = 0; at < length; ++at) {
+                CAPTURE(at);
+                std::string key = clean;
+                for (const unsigned char b : refused) {
+                    key[at] = static_cast<char>(b);
+                    CHECK(validate_key(key) == error::invalid_key);
+                    CHECK(validate_key(key, high) == error::invalid_key);
+                    CHECK(validate_key(key, "k") == error::invalid_key);  // in the prefix
+                    CHECK(validate_key("k", key) == error::invalid_key);
+                }
+                for (const unsigned char b : high_bytes) {
+                    key[at] = static_cast<char>(b);
+                    CHECK(validate_key(key) == error::invalid_key);
+                    CHECK_FALSE(validate_key(key, high));
+                }
+            }
+        }
+    }
+}
+
 TEST_CASE("validate_key: high bytes are opt-in, controls never pass") {
     for (unsigned b = 0; b < 256; ++b) {
         CAPTURE(b);
