@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """det_counts.py: the counts per operation that do not move with machine noise, for
-memcoro's S1 (sequential get), S2 (128 coroutines, get) and S4 (set noreply).
+memcoro's S1 (sequential get), S2 (128 coroutines, get) and S4 (set noreply) by default,
+and for S2 at 1,024 coroutines (s2_1024) and S6 (100 KB get) on request.
 
     bench/suite/det_counts.py [--rows s1,s2,s4] [--peers] [--metrics allocs,syscalls,instr]
                               [--check allocs_s1<=0,syscalls_s2<=0.1,instr_s1<=2500]
@@ -44,6 +45,10 @@ def row_specs(bins):
         "s1": (mc + ["--scenario", "S1", "--warmup", "500"], (2000, 4000), (1000, 2000), True),
         "s2": (mc + ["--scenario", "S2", "--depth", "128", "--warmup", "20000"],
                (100000, 200000), (20000, 40000), True),
+        # Not in the default set: S2 at its deepest, where the replies of one read finish
+        # the most operations at once.
+        "s2_1024": (mc + ["--scenario", "S2", "--depth", "1024", "--warmup", "50000"],
+                    (200000, 400000), (40000, 80000), True),
         "s4": (mc + ["--scenario", "S4", "--warmup", "20000"], (200000, 400000),
                (50000, 100000), True),
         # Not in the default set: the 100 KB get of S6 (target: <= 4 syscalls per get).
