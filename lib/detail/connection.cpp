@@ -204,8 +204,9 @@ void connection::settle(lock_type& lock, bool from_user) {
         // Take the batch, and run it without the lock: handlers may start operations on
         // this connection, from this thread or another. An operation that nothing else
         // holds any more (no write, read or reply due) is freed as soon as its handler
-        // returns, so that a batch of N completions, each handler starting the next
-        // operation, does not hold N operations' memory more than the pipeline needs.
+        // returns: the handlers of a batch each start the next operation, which then
+        // takes the memory of one finished before it, instead of the pool growing by a
+        // batch's worth when the batch is larger than any before.
         operation* batch = std::exchange(finished_head_, nullptr);
         finished_tail_ = nullptr;
         for (auto* op = batch; op != nullptr; op = op->next_finished_) {

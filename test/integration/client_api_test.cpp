@@ -27,6 +27,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -233,8 +234,8 @@ TEST_CASE("a callback that throws: run() throws it, and the client goes on worki
             }
             CHECK(thrown);
 
-            // The application caught it and runs the io_context again: the replies
-            // already read are delivered and later operations work.
+            // The application caught it and runs the io_context again: later operations
+            // work, and every other handler has run, before the exception or after it.
             ioc.restart();
             std::optional<memcoro::item> fourth;
             mc.get("throw-key", bind([&](error_code ec, std::optional<memcoro::item> it) {
