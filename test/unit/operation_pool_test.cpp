@@ -16,7 +16,9 @@ TEST_CASE("operation_pool: a freed block is reused for any size of its class") {
     // Each pair is the smallest and the largest size of one class.
     const std::pair<std::size_t, std::size_t> classes[] = {
         {1, 256}, {257, 512}, {513, 1024}, {1025, 2048}, {2049, 4096}, {4097, 8192}};
-    for (const auto& [smallest, largest] : classes) {
+    for (const auto& sizes : classes) {
+        const std::size_t smallest = sizes.first;
+        const std::size_t largest = sizes.second;
         CAPTURE(largest);
         void* block = pool.allocate(smallest);
         std::memset(block, 0xab, largest);  // the block has room for the whole class
