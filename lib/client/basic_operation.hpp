@@ -48,6 +48,21 @@ void post_completion(completion<Sig> c, const asio::any_io_executor& fallback, A
     });
 }
 
+// How an operation hands its result over: posted when `post` (the caller is inside a
+// user's call), else called right here when dispatch would run it inline, else
+// dispatched. run_here_if_dispatchable touches nothing when it returns false, so the
+// arguments are still there for the dispatch. Inlined: it is on every completion's path.
+template <class Sig, class... Args>
+[[gnu::always_inline]] inline void deliver_completion(completion<Sig>& c,
+                                                      const asio::any_io_executor& fallback,
+                                                      bool post, Args&&... args) {
+    if (post) {
+        post_completion(std::move(c), fallback, std::forward<Args>(args)...);
+    } else if (!c.run_here_if_dispatchable(std::forward<Args>(args)...)) {
+        dispatch_completion(std::move(c), fallback, std::forward<Args>(args)...);
+    }
+}
+
 // Maps a server's error line to the error the operation reports.
 [[nodiscard]] inline error_code error_from(const protocol::event& ev) noexcept {
     switch (ev.which) {
@@ -103,11 +118,7 @@ public:
         Result empty{};
         Result& result = ec ? empty : result_;
         if (ec && misses_on_error_ && is_network_or_server_error(ec)) ec = {};
-        if (post) {
-            post_completion(std::move(handler_), *fallback_, ec, std::move(result));
-        } else if (!handler_.run_here_if_dispatchable(ec, std::move(result))) {
-            dispatch_completion(std::move(handler_), *fallback_, ec, std::move(result));
-        }
+        deliver_completion(handler_, *fallback_, post, ec, std::move(result));
     }
 
     void destroy() noexcept final { free_self(); }
@@ -136,11 +147,7 @@ public:
 
     void complete(error_code ec, bool post) final {
         if (ec == error::connection_closed && closing_is_success_) ec = {};
-        if (post) {
-            post_completion(std::move(handler_), *fallback_, ec);
-        } else if (!handler_.run_here_if_dispatchable(ec)) {
-            dispatch_completion(std::move(handler_), *fallback_, ec);
-        }
+        deliver_completion(handler_, *fallback_, post, ec);
     }
     void destroy() noexcept final { free_self(); }
 

@@ -9,12 +9,12 @@
 // read and write: see bench/README.md.)
 #pragma once
 
-#include <array>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <array>
 #include <cstdint>
 #include <memcoro/detail/operation.hpp>
 #include <memcoro/options.hpp>

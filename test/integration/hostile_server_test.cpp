@@ -114,21 +114,9 @@ template <class Body>
 void with_fake_server(std::vector<std::string> script, memcoro::wire_protocol p, Body body) {
     asio::io_context ioc;
     fake_server server(ioc.get_executor(), std::move(script));
-    memcoro::client mc(ioc.get_executor(), options_for(server.address(), p));
-    std::exception_ptr failure;
-    bool done = false;
-    asio::co_spawn(ioc, [&]() -> asio::awaitable<void> { co_await body(mc, server); },
-                   [&](std::exception_ptr e) {
-                       failure = e;
-                       done = true;
-                       mc.close();
-                       // The fake server would accept forever: stop here. Whatever is
-                       // left is destroyed with the io_context.
-                       ioc.stop();
-                   });
-    ioc.run_for(20s);
-    if (failure) std::rethrow_exception(failure);
-    REQUIRE(done);
+    memcoro::test::run_client_on(
+        ioc, options_for(server.address(), p),
+        [&](memcoro::client& mc) { return body(mc, server); }, 20s);
 }
 
 using error_code = boost::system::error_code;

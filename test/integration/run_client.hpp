@@ -10,6 +10,7 @@
 #include <exception>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace memcoro::test {
 
@@ -25,13 +26,14 @@ inline std::string name_of(wire_protocol p) {
     return "?";
 }
 
-// Runs `body(client&)` (returning asio::awaitable<void>) to completion, then closes the
-// client so the io_context runs out of work. Rethrows what the body threw (a failed
-// REQUIRE included). Fails if it takes longer than `limit`.
+// Runs `body(client&)` (returning asio::awaitable<void>) on `ioc` to completion, then
+// closes the client and stops `ioc`: a scripted server running on the same io_context
+// would otherwise accept forever. What is left is destroyed with the io_context.
+// Rethrows what the body threw (a failed REQUIRE included). Fails if it takes longer
+// than `limit`.
 template <class Body>
-void run_client(const client_options& options, Body body,
-                std::chrono::seconds limit = std::chrono::seconds(60)) {
-    asio::io_context ioc;
+void run_client_on(asio::io_context& ioc, const client_options& options, Body body,
+                   std::chrono::seconds limit = std::chrono::seconds(60)) {
     client mc(ioc.get_executor(), options);
     std::exception_ptr failure;
     bool done = false;
@@ -41,10 +43,19 @@ void run_client(const client_options& options, Body body,
             failure = e;
             done = true;
             mc.close();
+            ioc.stop();
         });
     ioc.run_for(limit);
     if (failure) std::rethrow_exception(failure);
     if (!done) throw std::runtime_error("test body did not finish in time");
+}
+
+// The same on an io_context of its own.
+template <class Body>
+void run_client(const client_options& options, Body body,
+                std::chrono::seconds limit = std::chrono::seconds(60)) {
+    asio::io_context ioc;
+    run_client_on(ioc, options, std::move(body), limit);
 }
 
 }  // namespace memcoro::test

@@ -3,6 +3,8 @@
 // start of the next. Values around the size at which the client stops reading through
 // its buffer (16 KiB) must come back whole, whatever the storage (an item, a flat or a
 // multi buffer) and wherever the pieces break.
+#include "run_client.hpp"
+
 #include <memcoro/client.hpp>
 
 #include <boost/asio/as_tuple.hpp>
@@ -103,19 +105,7 @@ void with_server(std::vector<pieced_reply> script, memcoro::wire_protocol p, Bod
     o.server = server.address();
     o.protocol = p;
     o.op_timeout = 5s;
-    memcoro::client mc(ioc.get_executor(), o);
-    std::exception_ptr failure;
-    bool done = false;
-    asio::co_spawn(ioc, [&]() -> asio::awaitable<void> { co_await body(mc); },
-                   [&](std::exception_ptr e) {
-                       failure = e;
-                       done = true;
-                       mc.close();
-                       ioc.stop();
-                   });
-    ioc.run_for(30s);
-    if (failure) std::rethrow_exception(failure);
-    REQUIRE(done);
+    memcoro::test::run_client_on(ioc, o, std::move(body), 30s);
 }
 
 // A value whose bytes depend on their position, so a piece out of place shows.
