@@ -1,0 +1,58 @@
+// Key placement over a list of servers: sans-io (no Asio, no sockets, no clocks).
+#pragma once
+
+#include <memcoro/distribution.hpp>
+
+#include "../detail/address.hpp"
+
+#include <boost/system/error_code.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace memcoro::detail {
+
+// One server of the list, as configured.
+struct placement_server {
+    std::string text;        // the address exactly as the user wrote it
+    server_address address;  // parsed (host as written, without IPv6 brackets)
+    std::uint32_t weight = 1;
+};
+
+class placement {
+public:
+    static constexpr std::size_t none = std::numeric_limits<std::size_t>::max();
+
+    virtual ~placement() = default;
+
+    // The index (into the list it was built from) of the server `key` belongs to. `key`
+    // is the caller's key without the prefix. Safe to call from several threads at once.
+    [[nodiscard]] virtual std::size_t server_for(std::string_view key) const noexcept = 0;
+
+    // The placement to use while the servers whose `alive[i]` is false are left out, as
+    // the library it agrees with remaps their keys (ketama: the continuum of the live
+    // servers; rendezvous: the best-scoring live server; modula: python-memcache's rehash
+    // rule). Its server_for returns indices into the original list, or `none` when no
+    // live server takes the key. Built once per change of the live set, not per key.
+    [[nodiscard]] virtual std::unique_ptr<placement> without(
+        std::span<const bool> alive) const = 0;
+};
+
+// Builds the placement, or returns error::invalid_argument with `why` naming the bad entry
+// (rendezvous with a weight other than 1; a weight of 0).
+[[nodiscard]] std::unique_ptr<placement> make_placement(distribution d,
+                                                        std::span<const placement_server> servers,
+                                                        boost::system::error_code& ec,
+                                                        std::string& why);
+
+// A user-supplied distribution over `count` servers. Its `without` sends a dead server's
+// key to the next live server in list order.
+[[nodiscard]] std::unique_ptr<placement> make_custom_placement(key_distribution f,
+                                                               std::size_t count);
+
+}  // namespace memcoro::detail
