@@ -27,6 +27,8 @@ public:
             case error::timeout: return "operation timed out";
             case error::unresponsive: return "server stopped answering; connection closed";
             case error::shut_down: return "client shut down";
+            case error::server_dead:
+                return "server marked dead after repeated failures";
         }
         return "unknown memcoro error";
     }

@@ -64,6 +64,7 @@ namespace memcoro {
 
 namespace detail {
 class connection;
+class router;
 }
 
 // Boost 1.81 has no default completion token: this is memcoro's.
@@ -73,6 +74,15 @@ using error_code = boost::system::error_code;
 
 using stats_list = std::vector<std::pair<std::string, std::string>>;
 
+// One server's part of a call addressed to every server (stats_each, version_each).
+template <class T>
+struct server_result {
+    std::size_t index = 0;  // in client_options::servers (0 for the one `server`)
+    std::string address;
+    error_code error;  // this server's failure; the others' results stand
+    T value{};
+};
+
 class client {
 public:
     using executor_type = boost::asio::any_io_executor;
@@ -80,8 +90,9 @@ public:
     template <class Sig>
     using handler = detail::completion<Sig>;
 
-    // Connects lazily: the first operation opens the connection. Throws
-    // boost::system::system_error (error::invalid_argument) for a malformed address.
+    // Connects lazily: the first operation on a connection opens it. Throws
+    // boost::system::system_error (error::invalid_argument) for a malformed address or
+    // server list; its what() names the bad entry.
     client(executor_type ex, client_options options);
     // Shuts down: operations still waiting complete with error::shut_down.
     ~client();
@@ -91,9 +102,14 @@ public:
     [[nodiscard]] executor_type get_executor() const noexcept { return executor_; }
     [[nodiscard]] const client_options& options() const noexcept { return options_; }
 
-    // Closes the connection and fails every waiting operation with error::shut_down;
+    // Closes the connections and fails every waiting operation with error::shut_down;
     // later operations fail the same way. Ends all of the client's background work.
     void close();
+
+    // Every server, in client_options::servers order: its address, whether it is alive
+    // or dead (and until when), its open connections and operations in flight. Safe from
+    // any thread; a snapshot, already old when it returns.
+    [[nodiscard]] std::vector<memcoro::server_status> server_status() const;
 
     // ---- Retrieval ------------------------------------------------------------
 
@@ -304,20 +320,67 @@ public:
     // `stats [args]`: void(error_code, stats_list), name/value pairs in server order.
     // Also takes "settings", "items", "slabs", "sizes", "conns", "reset" (an empty
     // list), "detail on|off|dump", "sizes_enable|sizes_disable", "cachedump <c> <n>".
+    // With several servers, name one in opts.server (else error::invalid_argument), or
+    // use stats_each.
     template <boost::asio::completion_token_for<void(error_code, stats_list)> Token =
                   default_token>
     auto stats(std::string_view args = {}, Token&& token = {}) {
+        return stats(args, call_options{}, std::forward<Token>(token));
+    }
+    template <boost::asio::completion_token_for<void(error_code, stats_list)> Token = default_token>
+    auto stats(std::string_view args, const call_options& opts, Token&& token = {}) {
         return boost::asio::async_initiate<Token, void(error_code, stats_list)>(
-            [this](auto h, std::string_view a) { start_stats(a, {std::move(h), executor_}); }, token, args);
+            [this](auto h, std::string_view a, call_options o) {
+                start_stats(a, o, {std::move(h), executor_});
+            },
+            token, args, opts);
+    }
+    // `stats [args]` on every server at once: void(error_code,
+    // std::vector<server_result<stats_list>>), one entry per server in list order, each
+    // with its own error; the call itself fails only for bad input.
+    template <
+        boost::asio::completion_token_for<void(error_code, std::vector<server_result<stats_list>>)>
+            Token = default_token>
+    auto stats_each(std::string_view args = {}, const call_options& opts = {}, Token&& token = {}) {
+        return boost::asio::async_initiate<Token, void(error_code,
+                                                       std::vector<server_result<stats_list>>)>(
+            [this](auto h, std::string_view a, call_options o) {
+                start_stats_each(a, o, {std::move(h), executor_});
+            },
+            token, args, opts);
     }
 
-    // void(error_code, std::string): the server's version, e.g. "1.6.18".
+    // void(error_code, std::string): the server's version, e.g. "1.6.18". With several
+    // servers, name one in opts.server, or use version_each.
     template <boost::asio::completion_token_for<void(error_code, std::string)> Token =
                   default_token>
     auto version(Token&& token = {}) {
-        return boost::asio::async_initiate<Token, void(error_code, std::string)>(
-            [this](auto h) { start_version({std::move(h), executor_}); }, token);
+        return version(call_options{}, std::forward<Token>(token));
     }
+    template <
+        boost::asio::completion_token_for<void(error_code, std::string)> Token = default_token>
+    auto version(const call_options& opts, Token&& token = {}) {
+        return boost::asio::async_initiate<Token, void(error_code, std::string)>(
+            [this](auto h, call_options o) {
+                start_version(o, {std::move(h), executor_});
+            },
+            token, opts);
+    }
+    // void(error_code, std::vector<server_result<std::string>>): every server's version.
+    template <
+        boost::asio::completion_token_for<void(error_code, std::vector<server_result<std::string>>)>
+            Token = default_token>
+    auto version_each(const call_options& opts = {}, Token&& token = {}) {
+        return boost::asio::async_initiate<Token, void(error_code,
+                                                       std::vector<server_result<std::string>>)>(
+            [this](auto h, call_options o) {
+                start_version_each(o, {std::move(h), executor_});
+            },
+            token, opts);
+    }
+
+    // flush_all, verbosity and cache_memlimit reach every server at once unless
+    // opts.server names one; the call fails with the first server's error, if any.
 
     // Invalidates every item, now or after `delay`: void(error_code).
     template <boost::asio::completion_token_for<void(error_code)> Token = default_token>
@@ -339,16 +402,24 @@ public:
         return admin(admin_kind::cache_memlimit, megabytes, opts, std::forward<Token>(token));
     }
     // Asks the server to close this connection: void(error_code). The next operation
-    // reconnects.
+    // reconnects. With several servers, opts.server names which.
     template <boost::asio::completion_token_for<void(error_code)> Token = default_token>
     auto quit(Token&& token = {}) {
         return admin(admin_kind::quit, 0, {}, std::forward<Token>(token));
     }
+    template <boost::asio::completion_token_for<void(error_code)> Token = default_token>
+    auto quit(const call_options& opts, Token&& token = {}) {
+        return admin(admin_kind::quit, 0, opts, std::forward<Token>(token));
+    }
     // Stops the server (it must run with -A, else error::unknown_command):
-    // void(error_code).
+    // void(error_code). With several servers, opts.server names which.
     template <boost::asio::completion_token_for<void(error_code)> Token = default_token>
     auto shutdown(bool graceful = false, Token&& token = {}) {
         return admin(admin_kind::shutdown, graceful ? 1 : 0, {}, std::forward<Token>(token));
+    }
+    template <boost::asio::completion_token_for<void(error_code)> Token = default_token>
+    auto shutdown(bool graceful, const call_options& opts, Token&& token = {}) {
+        return admin(admin_kind::shutdown, graceful ? 1 : 0, opts, std::forward<Token>(token));
     }
 
 private:
@@ -424,14 +495,25 @@ private:
                           handler<void(error_code, std::optional<std::uint64_t>)> h);
     void start_touch(std::string_view key, std::chrono::seconds ttl, const call_options& opts,
                      handler<void(error_code, bool)> h);
-    void start_stats(std::string_view args, handler<void(error_code, stats_list)> h);
-    void start_version(handler<void(error_code, std::string)> h);
+    void start_stats(std::string_view args, const call_options& opts,
+                     handler<void(error_code, stats_list)> h);
+    void start_version(const call_options& opts, handler<void(error_code, std::string)> h);
+    void start_stats_each(std::string_view args, const call_options& opts,
+                          handler<void(error_code, std::vector<server_result<stats_list>>)> h);
+    void start_version_each(const call_options& opts,
+                            handler<void(error_code, std::vector<server_result<std::string>>)> h);
+    void start_retrieve_retrying(retrieve_kind kind, std::string_view key, std::chrono::seconds ttl,
+                                 const call_options& opts,
+                                 handler<void(error_code, std::optional<item>)> h,
+                                 const std::shared_ptr<detail::connection>& first);
+    [[nodiscard]] std::optional<std::size_t> addressed_server(const call_options& opts,
+                                                              error_code& ec) const;
     void start_admin(admin_kind kind, std::uint64_t arg, const call_options& opts,
                      handler<void(error_code)> h);
 
     executor_type executor_;
     client_options options_;
-    std::shared_ptr<detail::connection> connection_;
+    std::shared_ptr<detail::router> router_;
 };
 
 }  // namespace memcoro

@@ -24,10 +24,10 @@ enum class error {
     server_error,     // SERVER_ERROR <text>, or a cache_memlimit refusal
 
     // The byte stream broke its rules.
-    protocol_error,  // a reply that is malformed or was not expected
-    line_too_long,   // a reply line longer than the configured bound
-    reply_too_large, // a value longer than the configured maximum
-    reply_mismatch,  // a reply that does not belong to the request it answers
+    protocol_error,   // a reply that is malformed or was not expected
+    line_too_long,    // a reply line longer than the configured bound
+    reply_too_large,  // a value longer than the configured maximum
+    reply_mismatch,   // a reply that does not belong to the request it answers
 
     // The connection.
     not_connected,      // no connection, and none could be made
@@ -35,6 +35,7 @@ enum class error {
     timeout,            // the operation's time ran out
     unresponsive,       // the server stopped answering; the connection was closed
     shut_down,          // the client was closed while the operation waited
+    server_dead,        // the key's server is marked dead (client_options::failure_limit)
 };
 
 [[nodiscard]] const boost::system::error_category& error_category() noexcept;

@@ -4,8 +4,11 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memcoro/distribution.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace memcoro {
 
@@ -21,10 +24,60 @@ enum class wire_protocol : std::uint8_t {
     text,
 };
 
+// One server of a tier: its address (as for client_options::server) and its weight, the
+// share of keys it takes relative to the others (ketama and modula; rendezvous has none).
+struct server_spec {
+    std::string address;
+    std::uint32_t weight = 1;
+};
+
+// What client::server_status() reports for one server, and what on_server_state is told.
+struct server_status {
+    enum class state : std::uint8_t {
+        alive,
+        dead,     // left out until `dead_until`; its operations fail fast
+        probing,  // dead, and a probe is on the wire
+    };
+    std::size_t index = 0;  // in client_options::servers
+    std::string address;
+    state health = state::alive;
+    std::chrono::steady_clock::time_point dead_until{};  // when dead or probing
+    std::uint32_t consecutive_failures = 0;
+    std::size_t open_connections = 0;
+    std::size_t in_flight = 0;  // operations started and not yet completed
+};
+
 struct client_options {
-    // "host:port", "[v6]:port", "host" (port 11211), "/path/to/socket" or
-    // "unix:/path/to/socket".
+    // One server: "host:port", "[v6]:port", "host" (port 11211), "/path/to/socket" or
+    // "unix:/path/to/socket". Ignored when `servers` is set (setting both is an error
+    // unless `server` keeps its default).
     std::string server = "127.0.0.1:11211";
+
+    // ---- Many servers (README "Many servers") -------------------------------------
+    // The tier, in the order the other clients list it: placement depends on the order.
+    std::vector<server_spec> servers{};
+    // How keys are spread over `servers`; ignored when `custom_distribution` is set.
+    memcoro::distribution distribution = memcoro::distribution::ketama;
+    key_distribution custom_distribution{};
+    // Connections per server, each with its own pipeline; an operation goes to the one
+    // with the fewest operations in flight. They open lazily.
+    std::size_t connections_per_server = 1;
+    // Consecutive failures (a failed connect, a connection closed under its operations,
+    // a pass of the clock that timed out unanswered requests) that mark a server dead.
+    // Misses and server replies are never failures. Only with two servers or more.
+    std::uint32_t failure_limit = 2;
+    // How long a dead server is left out before one probe asks whether it is back.
+    std::chrono::milliseconds dead_timeout{30000};
+    // false: a dead server's operations fail at once with error::server_dead (misses with
+    // errors_as_misses). true: its keys go to the other servers as the distribution
+    // remaps them, and come back when it does (README: the consistency cost).
+    bool remap_dead_servers = false;
+    // A get (get gets gat gats) whose connection failed before its reply is tried again
+    // this many times, on another connection or server. Writes are never tried again.
+    std::uint32_t read_retries = 0;
+    // Called when a server is marked dead and when it comes back, on the client's
+    // executor, never under a lock of the client's.
+    std::function<void(const server_status&)> on_server_state{};
 
     // Time allowed to resolve, connect and probe the protocol.
     std::chrono::milliseconds connect_timeout{1000};
@@ -83,6 +136,10 @@ struct store_options {
 struct call_options {
     bool noreply = false;  // for commands that take it (delete incr decr touch ...)
     std::optional<std::chrono::milliseconds> timeout{};
+    // Server commands only: the server (its index in client_options::servers) to address.
+    // Unset: flush_all, verbosity and cache_memlimit reach every server; stats, version,
+    // quit and shutdown need it when there is more than one server.
+    std::optional<std::size_t> server{};
 };
 
 }  // namespace memcoro

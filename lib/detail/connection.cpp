@@ -32,10 +32,11 @@ protocol::parser_limits parser_limits_from(const client_options& o) {
 }  // namespace
 
 connection::connection(asio::any_io_executor ex, const client_options& options,
-                       server_address address)
+                       server_address address, health_observer* observer)
     : executor_(ex),
       options_(options),
       address_(std::move(address)),
+      observer_(observer),
       socket_(ex),
       resolver_(ex),
       timer_(ex),
@@ -69,6 +70,7 @@ connection::~connection() {
 void connection::submit(operation* op, std::chrono::milliseconds time_limit) {
     lock_type lock(mutex_);
     op->refs_ = 1;  // released once its handler has run
+    in_flight_.store(in_flight_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     const auto now = clock::now();
     if (time_limit.count() > 0) op->deadline_ = now + time_limit;
     last_activity_ = now;
@@ -113,10 +115,21 @@ void connection::shutdown() {
     if (state_ == state::shut_down) return;
     close(error::shut_down);
     state_ = state::shut_down;
+    observer_ = nullptr;  // its owner may go away now
     fail_queued(error::shut_down);
     timer_.cancel();
     ++timer_generation_;
     settle(lock, true);
+}
+
+void connection::clear_backoff() {
+    lock_type lock(mutex_);
+    backoff_until_ = {};
+}
+
+bool connection::is_open() {
+    lock_type lock(mutex_);
+    return state_ == state::probing || state_ == state::ready;
 }
 
 void connection::enqueue(operation* op) noexcept {
@@ -166,6 +179,7 @@ void connection::complete(operation* op, error_code ec) {
         return;
     }
     op->phase_ = operation::phase::finished;
+    in_flight_.store(in_flight_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
     op->finished_with_ = ec;
     op->next_finished_ = nullptr;
     if (finished_tail_ != nullptr) {

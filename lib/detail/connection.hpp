@@ -9,12 +9,13 @@
 // read and write: see bench/README.md.)
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <array>
 #include <cstdint>
 #include <memcoro/detail/operation.hpp>
 #include <memcoro/options.hpp>
@@ -25,6 +26,7 @@
 #include <vector>
 
 #include "address.hpp"
+#include "health_observer.hpp"
 #include "ring.hpp"
 
 namespace memcoro::detail {
@@ -33,8 +35,11 @@ class connection final : public std::enable_shared_from_this<connection>, privat
   public:
     using executor_type = boost::asio::any_io_executor;
 
+    // `observer`, when given, hears of the server's failures and answers (a tier of
+    // servers; a lone server has no one to fail over to, so it goes without). It must
+    // outlive the connection, or at least its shutdown(): after that it is never called.
     connection(boost::asio::any_io_executor ex, const client_options& options,
-               server_address address);
+               server_address address, health_observer* observer = nullptr);
     ~connection() override;
 
     [[nodiscard]] executor_type get_executor() const noexcept { return executor_; }
@@ -56,6 +61,18 @@ class connection final : public std::enable_shared_from_this<connection>, privat
 
     // Fails everything with error::shut_down, closes the socket and refuses new work.
     void shutdown();
+
+    // Lets the next connect go ahead now, backoff or not: a dead server's probe must
+    // reach it even though the connection is still backing off from its failures.
+    void clear_backoff();
+
+    // Operations submitted and not yet completed. Read without the lock: a hint for
+    // choosing among the connections of a pool, exact only when nothing runs.
+    [[nodiscard]] std::uint32_t in_flight() const noexcept {
+        return in_flight_.load(std::memory_order_relaxed);
+    }
+    // Whether a stream is open (connected, perhaps still probing), read under the lock.
+    [[nodiscard]] bool is_open();
 
     // The wire protocol in use (meta until a probe says otherwise).
     [[nodiscard]] wire_mode mode() const noexcept override { return mode_; }
@@ -112,6 +129,9 @@ class connection final : public std::enable_shared_from_this<connection>, privat
 
     void close(error_code ec);
     void drop_stream(error_code ec);
+    void note_failure() noexcept {
+        if (observer_) observer_->on_failure();
+    }
     void start_backoff();
     void enqueue(operation* op) noexcept;
     operation* dequeue() noexcept;
@@ -136,6 +156,9 @@ class connection final : public std::enable_shared_from_this<connection>, privat
     std::mutex mutex_;
     client_options options_;
     server_address address_;
+    health_observer* observer_;
+    // Changed only under the lock, so a plain load and store (no locked instruction).
+    std::atomic<std::uint32_t> in_flight_{0};
     boost::asio::generic::stream_protocol::socket socket_;
     boost::asio::ip::tcp::resolver resolver_;
     boost::asio::steady_timer timer_;

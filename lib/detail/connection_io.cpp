@@ -272,6 +272,7 @@ void connection::on_read(error_code ec, std::size_t n, std::uint64_t epoch) {
     }
     rend_ += n;
     last_read_ = last_activity_ = clock::now();
+    if (observer_) observer_->on_reply();
     const bool filled = n == read_size_;
     process_input();
     if (filled) read_bodies_now();

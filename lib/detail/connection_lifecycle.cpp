@@ -88,6 +88,7 @@ void connection::on_connected(error_code ec, std::uint64_t epoch) {
 // A connect that failed or timed out: operations waiting for it fail now, and the next
 // attempt waits out a backoff that doubles up to its maximum.
 void connection::fail_connect(error_code ec) {
+    note_failure();
     drop_stream(ec);
     start_backoff();
     fail_queued(ec);
@@ -169,17 +170,24 @@ void connection::expire(clock::time_point now) {
         }
     }
     bool unresponsive = now >= health_deadline_;
+    bool timed_out_unanswered = false;
     for (std::size_t i = 0; i < expected_.size(); ++i) {
         auto* op = expected_[i].op;
         if (op == nullptr || op->phase_ != operation::phase::written) continue;
         if (op->deadline_ <= now) {
             if (last_read_ <= op->written_at_) unresponsive = true;
+            timed_out_unanswered = true;
             complete(op, error::timeout);
         } else {
             next = std::min(next, op->deadline_);
         }
     }
-    if (unresponsive) close(error::unresponsive);
+    // One failure per pass, however many requests it timed out: they share one cause.
+    if (unresponsive) {
+        close(error::unresponsive);  // counts the failure
+    } else if (timed_out_unanswered) {
+        note_failure();
+    }
     next = std::min(next, health_deadline_);
 
     const bool idle = queue_head_ == nullptr && expected_.empty() && !writing_;
@@ -200,6 +208,10 @@ void connection::expire(clock::time_point now) {
 // the next connection.
 void connection::close(error_code ec) {
     if (state_ == state::disconnected || state_ == state::shut_down) return;
+    // The server hanging up after quit or shutdown is that command's answer.
+    const bool asked_for =
+        !expected_.empty() && expected_.front().shape == protocol::reply_shape::closes;
+    if (ec != error::shut_down && !asked_for) note_failure();
     drop_stream(ec);
     // A server that stopped answering usually accepts connections still (the kernel
     // does that for it): wait before trying it again.

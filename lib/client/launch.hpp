@@ -1,0 +1,73 @@
+// What every client::start_* shares: input checks, building an operation in a
+// connection's memory, and starting it (deadline, cancellation, submission).
+#pragma once
+
+#include <boost/asio/cancellation_signal.hpp>
+#include <chrono>
+#include <cstdint>
+#include <limits>
+#include <memcoro/options.hpp>
+#include <memcoro/protocol/key.hpp>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <utility>
+
+#include "../detail/connection.hpp"
+#include "basic_operation.hpp"
+#include "storage.hpp"
+
+namespace memcoro::detail {
+
+// Gives an operation its id, installs the forwarder of a cancellation in its handler's
+// slot (read before the handler moved into the operation) and submits it.
+void launch(const std::shared_ptr<connection>& c, operation* op, asio::cancellation_slot slot,
+            const std::optional<std::chrono::milliseconds>& timeout,
+            std::chrono::milliseconds default_timeout);
+
+// Builds an operation in the connection's memory. It completes on its handler's
+// executor, or on the connection's when the handler has none of its own.
+template <class Op, class Handler, class... Args>
+Op* new_operation(connection& c, Handler&& h, Args&&... args) {
+    return make_operation<Op>(c.pool(), std::forward<Handler>(h), c.executor(),
+                              std::forward<Args>(args)...);
+}
+
+// memcached reads expiration times as signed 32-bit numbers (protocol.md 1.3).
+[[nodiscard]] inline bool ttl_fits(std::chrono::seconds ttl) {
+    return ttl.count() >= std::numeric_limits<std::int32_t>::min() &&
+           ttl.count() <= std::numeric_limits<std::int32_t>::max();
+}
+
+[[nodiscard]] inline error_code check_key(const client_options& o, std::string_view key) {
+    return protocol::validate_key(o.key_prefix, key,
+                                  {.allow_high_bytes = o.allow_high_bytes_in_keys});
+}
+
+[[nodiscard]] inline error_code check_keys(const client_options& o,
+                                           std::span<const std::string_view> keys) {
+    if (keys.empty()) return error::invalid_argument;
+    for (const auto k : keys) {
+        if (auto ec = check_key(o, k)) return ec;
+    }
+    return {};
+}
+
+[[nodiscard]] inline error_code check_value(const client_options& o, std::string_view value) {
+    return value.size() > o.max_value_size ? make_error_code(error::value_too_large) : error_code{};
+}
+
+[[nodiscard]] inline store_request make_store_request(protocol::store_command cmd,
+                                                      const encoded& value,
+                                                      const store_options& opts) {
+    store_request req;
+    req.cmd = cmd;
+    req.value = value.bytes();
+    req.flags = opts.flags.value_or(value.flags());
+    req.ttl = opts.ttl.count();
+    req.noreply = opts.noreply;
+    return req;
+}
+
+}  // namespace memcoro::detail
