@@ -27,6 +27,8 @@ public:
             case error::timeout: return "operation timed out";
             case error::unresponsive: return "server stopped answering; connection closed";
             case error::shut_down: return "client shut down";
+            case error::unsupported_command:
+                return "not supported by this server (a proxy such as twemproxy)";
         }
         return "unknown memcoro error";
     }

@@ -27,6 +27,9 @@ bool with_touch(protocol::retrieve_command cmd) {
 // operation was made, so the encoder does not check them a second time.
 template <class Result>
 error_code single_value_op<Result>::encode(encode_context& ctx) {
+    if (with_touch(cmd_)) {
+        if (auto ec = needs_full_server(ctx)) return ec;  // twemproxy has no gat/gats
+    }
     auto& enc = ctx.encoder();
     if (ctx.mode() == wire_mode::text) {
         if (auto ec = enc.retrieve(protocol::prevalidated, cmd_, key_.view(), ttl_)) return ec;
