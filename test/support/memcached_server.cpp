@@ -3,11 +3,6 @@
 #include <pwd.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
-#include <system_error>
 #include <thread>
 #include <utility>
 
@@ -16,10 +11,6 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 using std::chrono::milliseconds;
-
-[[noreturn]] void throw_errno(const std::string& what) {
-    throw std::system_error(errno, std::generic_category(), what);
-}
 
 std::string find_memcached() {
     std::string path = find_program("memcached", "MEMCORO_MEMCACHED");
@@ -41,11 +32,9 @@ memcached_server::memcached_server(std::vector<std::string> extra_args)
 memcached_server::memcached_server(options opts) : opts_(std::move(opts)) {
     memcached_path_ = find_memcached();
 
-    // A private directory keeps parallel test runs apart and gives the unix socket a path
-    // well under the 108-byte sun_path limit.
-    std::string templ = "/tmp/memcoro-test-XXXXXX";
-    if (::mkdtemp(templ.data()) == nullptr) throw_errno("mkdtemp " + templ);
-    temp_dir_ = templ;
+    // A private directory gives the unix socket a path well under the 108-byte sun_path
+    // limit.
+    temp_dir_ = make_temp_dir("memcoro-test");
     try {
         if (running_as_root()) {
             // memcached drops to `nobody` before it creates its socket, so that user must
@@ -60,16 +49,14 @@ memcached_server::memcached_server(options opts) : opts_(std::move(opts)) {
         if (opts_.unix_socket) socket_path_ = temp_dir_ + "/memcached.sock";
         start(/*new_port_on_bind_failure=*/true);
     } catch (...) {
-        std::error_code ignored;
-        std::filesystem::remove_all(temp_dir_, ignored);
+        remove_tree(temp_dir_);
         throw;
     }
 }
 
 memcached_server::~memcached_server() {
     stop();
-    std::error_code ignored;
-    std::filesystem::remove_all(temp_dir_, ignored);
+    remove_tree(temp_dir_);
 }
 
 std::string memcached_server::address() const {
@@ -78,10 +65,7 @@ std::string memcached_server::address() const {
 }
 
 std::string memcached_server::log() const {
-    std::ifstream in(log_path_, std::ios::binary);
-    std::stringstream out;
-    out << in.rdbuf();
-    return out.str();
+    return read_file(log_path_);
 }
 
 void memcached_server::spawn() {

@@ -3,24 +3,13 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <cerrno>
-#include <filesystem>
 #include <fstream>
-#include <sstream>
-#include <system_error>
 
 namespace memcoro::test {
 namespace {
 
 using clock_type = std::chrono::steady_clock;
 using std::chrono::milliseconds;
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream out;
-    out << in.rdbuf();
-    return out.str();
-}
 
 std::atomic<int> next_pool{1};
 
@@ -43,11 +32,7 @@ nutcracker_server::nutcracker_server(const std::vector<std::string>& backends, o
             "nutcracker not found on PATH (apt-get install nutcracker, or run test/run.sh; "
             "MEMCORO_NUTCRACKER may name the binary)");
     }
-    std::string templ = "/tmp/memcoro-nutcracker-XXXXXX";
-    if (::mkdtemp(templ.data()) == nullptr) {
-        throw std::system_error(errno, std::generic_category(), "mkdtemp " + templ);
-    }
-    temp_dir_ = templ;
+    temp_dir_ = make_temp_dir("memcoro-nutcracker");
     pool_name_ = "memcoro_" + std::to_string(::getpid()) + "_" + std::to_string(next_pool++);
     const auto deadline = clock_type::now() + opts_.start_timeout;
     try {
@@ -78,16 +63,14 @@ nutcracker_server::nutcracker_server(const std::vector<std::string>& backends, o
                                      "; its configuration: " + config_);
         }
     } catch (...) {
-        std::error_code ignored;
-        std::filesystem::remove_all(temp_dir_, ignored);
+        remove_tree(temp_dir_);
         throw;
     }
 }
 
 nutcracker_server::~nutcracker_server() {
     stop();
-    std::error_code ignored;
-    std::filesystem::remove_all(temp_dir_, ignored);
+    remove_tree(temp_dir_);
 }
 
 // One pool, distributed like libmemcached's weighted ketama (protocol.md 6.3: only with

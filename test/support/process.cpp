@@ -16,6 +16,8 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <system_error>
 #include <thread>
@@ -26,10 +28,6 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 using std::chrono::milliseconds;
-
-[[noreturn]] void throw_errno(const std::string& what) {
-    throw std::system_error(errno, std::generic_category(), what);
-}
 
 // Closes the descriptor on every path out of the helpers below.
 class fd_guard {
@@ -149,6 +147,28 @@ std::string printable(std::string_view bytes) {
 
 bool running_as_root() {
     return ::geteuid() == 0;
+}
+
+void throw_errno(const std::string& what) {
+    throw std::system_error(errno, std::generic_category(), what);
+}
+
+std::string make_temp_dir(std::string_view prefix) {
+    std::string templ = "/tmp/" + std::string(prefix) + "-XXXXXX";
+    if (::mkdtemp(templ.data()) == nullptr) throw_errno("mkdtemp " + templ);
+    return templ;
+}
+
+void remove_tree(const std::string& dir) noexcept {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir, ignored);
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream out;
+    out << in.rdbuf();
+    return out.str();
 }
 
 void child_process::start(const std::vector<std::string>& args, const std::string& log_path,

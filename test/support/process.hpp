@@ -37,6 +37,16 @@ class roundtrip_timeout : public std::runtime_error {
 
 [[nodiscard]] bool running_as_root();
 
+// Throws std::system_error for errno, with `what` as its message.
+[[noreturn]] void throw_errno(const std::string& what);
+
+// A new private directory /tmp/`prefix`-XXXXXX, which keeps parallel test runs apart.
+[[nodiscard]] std::string make_temp_dir(std::string_view prefix);
+// Removes `dir` and everything in it; errors are ignored.
+void remove_tree(const std::string& dir) noexcept;
+// The whole file, or "" when it cannot be read.
+[[nodiscard]] std::string read_file(const std::string& path);
+
 // A child process and its watchdog. If the test process dies without running
 // destructors (a crash, a sanitizer report, abort, SIGKILL), the watchdog, a second
 // child blocked reading a pipe whose only write end the test holds, wakes, SIGKILLs the
