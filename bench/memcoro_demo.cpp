@@ -435,6 +435,7 @@ std::string_view name_of(memcoro::wire_protocol p) {
         case memcoro::wire_protocol::automatic: return "auto";
         case memcoro::wire_protocol::meta: return "meta";
         case memcoro::wire_protocol::text: return "text";
+        case memcoro::wire_protocol::twemproxy: return "twemproxy";
     }
     return "?";
 }

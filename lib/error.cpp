@@ -29,6 +29,8 @@ public:
             case error::shut_down: return "client shut down";
             case error::server_dead:
                 return "server marked dead after repeated failures";
+            case error::unsupported_command:
+                return "not supported by this server (a proxy such as twemproxy)";
         }
         return "unknown memcoro error";
     }

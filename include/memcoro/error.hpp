@@ -36,6 +36,11 @@ enum class error {
     unresponsive,       // the server stopped answering; the connection was closed
     shut_down,          // the client was closed while the operation waited
     server_dead,        // the key's server is marked dead (client_options::failure_limit)
+
+    // Refused before a byte is sent: the server cannot carry this command. A proxy such
+    // as twemproxy (wire_protocol::twemproxy, or found by the automatic probe) hangs up
+    // on a command it does not know; the connection stays up.
+    unsupported_command,
 };
 
 [[nodiscard]] const boost::system::error_category& error_category() noexcept;

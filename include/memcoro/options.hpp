@@ -15,13 +15,19 @@ namespace memcoro {
 // Which protocol single-key commands use on the wire.
 enum class wire_protocol : std::uint8_t {
     // Probe once per connection with `mn`: meta where the server answers it, text
-    // where it does not (memcached < 1.6, proxies such as twemproxy).
+    // where it does not (memcached < 1.6). A server that hangs up on the probe is taken
+    // for a proxy such as twemproxy, and from then on treated as with `twemproxy`.
     automatic,
     // The meta protocol (memcached >= 1.6.10). A pipelined `mg` costs the server about
     // a fifth of a pipelined `get` (shared/performance.md).
     meta,
     // The classic text protocol only.
     text,
+    // The text protocol, through twemproxy (nutcracker), which hangs up on a command it
+    // does not carry, failing every request in flight. Those commands (gat, gats, stats,
+    // flush_all, verbosity, cache_memlimit, shutdown) complete with
+    // error::unsupported_command without being sent, and the connection stays up.
+    twemproxy,
 };
 
 // One server of a tier: its address (as for client_options::server) and its weight, the

@@ -74,8 +74,16 @@ template <class Sig, class... Args>
     return error::protocol_error;
 }
 
+// For the encode of a command that twemproxy does not carry: refused before anything
+// is encoded, so the proxy never sees it and keeps the connection.
+[[nodiscard]] inline error_code needs_full_server(const encode_context& ctx) noexcept {
+    return ctx.commands() == peer_commands::all ? error_code{}
+                                                : make_error_code(error::unsupported_command);
+}
+
 // Errors that errors_as_misses turns into misses: the network's and the server's,
-// not bad input and not the caller's own cancellation.
+// not bad input, not a command the server cannot carry (it never will: a miss would
+// hide that), and not the caller's own cancellation.
 [[nodiscard]] inline bool is_network_or_server_error(error_code ec) noexcept {
     if (ec == asio::error::operation_aborted) return false;
     if (ec.category() != error_category()) return true;
@@ -84,6 +92,7 @@ template <class Sig, class... Args>
         case error::value_too_large:
         case error::invalid_argument:
         case error::bad_value:
+        case error::unsupported_command:
         case error::shut_down: return false;
         default: return true;
     }

@@ -27,6 +27,9 @@ bool with_touch(protocol::retrieve_command cmd) {
 // operation was made, so the encoder does not check them a second time.
 template <class Result>
 error_code single_value_op<Result>::encode(encode_context& ctx) {
+    if (with_touch(cmd_)) {
+        if (auto ec = needs_full_server(ctx)) return ec;  // twemproxy has no gat/gats
+    }
     auto& enc = ctx.encoder();
     if (ctx.mode() == wire_mode::text) {
         if (auto ec = enc.retrieve(protocol::prevalidated, cmd_, key_.view(), ttl_)) return ec;
@@ -137,7 +140,44 @@ error_code many_op::encode(encode_context& ctx) {
     const auto cmd = with_cas_ ? protocol::retrieve_command::gets : protocol::retrieve_command::get;
     if (auto ec = ctx.encoder().retrieve(protocol::prevalidated, cmd, keys_.views())) return ec;
     ctx.expect_reply(protocol::reply_shape::values, 0);
+    any_order_ = ctx.commands() == peer_commands::twemproxy;
+    if (any_order_) {
+        answered_.assign(keys_.size(), false);
+        hit_index_.reserve(keys_.size());
+    }
     return {};
+}
+
+std::size_t many_op::match_in_order(std::string_view wire_key) const noexcept {
+    std::size_t i = next_key_;
+    while (i < keys_.size() && !names_key(wire_key, prefix_, keys_[i])) ++i;
+    return i;
+}
+
+// From the key after the last hit on, then from the start: in the usual case, hits in
+// request order, the first key tried is the one.
+std::size_t many_op::match_any_order(std::string_view wire_key) noexcept {
+    const std::size_t count = keys_.size();
+    for (std::size_t n = 0; n < count; ++n) {
+        const std::size_t i = (next_key_ + n) % count;
+        if (!answered_[i] && names_key(wire_key, prefix_, keys_[i])) {
+            answered_[i] = true;
+            hit_index_.push_back(static_cast<std::uint32_t>(i));
+            return i;
+        }
+    }
+    return count;
+}
+
+void many_op::restore_request_order() {
+    std::vector<std::size_t> by_key(result_.size());
+    for (std::size_t h = 0; h < by_key.size(); ++h) by_key[h] = h;
+    std::sort(by_key.begin(), by_key.end(),
+              [this](std::size_t x, std::size_t y) { return hit_index_[x] < hit_index_[y]; });
+    std::vector<item> sorted;
+    sorted.reserve(result_.size());
+    for (const std::size_t h : by_key) sorted.push_back(std::move(result_[h]));
+    result_ = std::move(sorted);
 }
 
 void many_op::on_body(std::string_view bytes) noexcept {
@@ -152,10 +192,8 @@ bool many_op::on_event(const protocol::event& ev, std::uint32_t) {
     switch (ev.kind) {
         case event_kind::value: {
             // Hits come in request order (a key asked twice comes twice).
-            const std::size_t count = keys_.size();
-            std::size_t i = next_key_;
-            while (i < count && !names_key(ev.key, prefix_, keys_[i])) ++i;
-            if (i == count) return false;
+            const std::size_t i = any_order_ ? match_any_order(ev.key) : match_in_order(ev.key);
+            if (i == keys_.size()) return false;
             next_key_ = i + 1;
             body_ = nullptr;
             if (finished()) return true;
@@ -167,7 +205,9 @@ bool many_op::on_event(const protocol::event& ev, std::uint32_t) {
             return true;
         }
         case event_kind::data: on_body(ev.bytes); return true;
-        case event_kind::end: return true;
+        case event_kind::end:
+            if (any_order_ && !finished()) restore_request_order();
+            return true;
         case event_kind::error:
             fail_with(error_from(ev));
             return true;

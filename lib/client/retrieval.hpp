@@ -130,7 +130,10 @@ private:
 
 // Many keys in one classic `get`/`gets` request (the server has no limit on their
 // number, protocol.md 1.1). Hits come back in request order; each VALUE line must
-// name the next requested key at or after the previous hit.
+// name the next requested key at or after the previous hit. twemproxy 0.5.0 sends the
+// hits of a request spread over several servers in another order (proxy_test.cpp shows
+// it): there each VALUE line must name a requested key not answered yet, and the hits
+// are put back in request order at the end.
 class many_op final : public basic_operation<std::vector<item>> {
 public:
     many_op(handler_type&& h, const asio::any_io_executor& fallback, bool with_cas,
@@ -142,6 +145,10 @@ public:
 
 private:
     void on_body(std::string_view bytes) noexcept;
+    // The index of the requested key that a VALUE line names, or keys_.size().
+    [[nodiscard]] std::size_t match_in_order(std::string_view wire_key) const noexcept;
+    [[nodiscard]] std::size_t match_any_order(std::string_view wire_key) noexcept;
+    void restore_request_order();
 
     bool with_cas_;
     key_list keys_;
@@ -149,6 +156,10 @@ private:
     std::size_t next_key_ = 0;  // VALUE lines may only name this key or a later one
     char* body_ = nullptr;
     std::size_t filled_ = 0;
+    // Through twemproxy only: the keys answered, and each hit's key index.
+    bool any_order_ = false;
+    std::vector<bool> answered_;
+    std::vector<std::uint32_t> hit_index_;
 };
 
 }  // namespace memcoro::detail

@@ -3,6 +3,7 @@
 namespace memcoro::detail {
 
 error_code stats_op::encode(encode_context& ctx) {
+    if (auto ec = needs_full_server(ctx)) return ec;
     if (auto ec = ctx.encoder().stats(args_)) return ec;
     ctx.expect_reply(protocol::stats_shape(args_), 0);
     return {};
@@ -40,6 +41,11 @@ bool version_op::on_event(const protocol::event& ev, std::uint32_t) {
 }
 
 error_code admin_op::encode(encode_context& ctx) {
+    // twemproxy carries quit (it closes the client's connection, as memcached does) and
+    // none of the others.
+    if (cmd_ != admin_command::quit) {
+        if (auto ec = needs_full_server(ctx)) return ec;
+    }
     auto& enc = ctx.encoder();
     protocol::reply_shape shape = protocol::reply_shape::ok;
     error_code ec;

@@ -45,7 +45,10 @@ connection::connection(asio::any_io_executor ex, const client_options& options,
       backoff_(options.reconnect_backoff) {
     rbuf_capacity_ = std::max<std::size_t>(options.read_buffer_size, 8 * 1024);
     rbuf_ = std::make_unique_for_overwrite<char[]>(rbuf_capacity_);
-    mode_ = options.protocol == wire_protocol::text ? wire_mode::text : wire_mode::meta;
+    // twemproxy: what a probe would have found out, so text without a probe.
+    text_after_probe_closed_ = options.protocol == wire_protocol::twemproxy;
+    mode_ = options.protocol == wire_protocol::text || text_after_probe_closed_ ? wire_mode::text
+                                                                                : wire_mode::meta;
     probed_ = options.protocol != wire_protocol::automatic;
 }
 

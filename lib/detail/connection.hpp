@@ -95,6 +95,9 @@ class connection final : public std::enable_shared_from_this<connection>, privat
     }
     void expect_reply(protocol::reply_shape shape, std::uint32_t part) override;
     void no_reply() noexcept override { unfenced_ = true; }
+    peer_commands commands() const noexcept override {
+        return text_after_probe_closed_ ? peer_commands::twemproxy : peer_commands::all;
+    }
 
     void start_connect();
     void connect_to(std::vector<boost::asio::generic::stream_protocol::endpoint> endpoints);
@@ -167,7 +170,9 @@ class connection final : public std::enable_shared_from_this<connection>, privat
     wire_mode mode_ = wire_mode::meta;
     bool probed_ = false;      // the server's protocol is known
     std::uint64_t epoch_ = 0;  // bumped by close(); handlers of an older socket stand down
-    bool text_after_probe_closed_ = false;  // a probe made the server hang up: use text
+    // A probe made the server hang up, or options say twemproxy: use text, and only
+    // the commands twemproxy carries (commands()).
+    bool text_after_probe_closed_ = false;
     // Operations whose handlers are due, in the order they finished, linked through
     // operation::next_finished_ so that finishing one never allocates.
     operation* finished_head_ = nullptr;

@@ -22,6 +22,7 @@ inline std::string name_of(wire_protocol p) {
         case wire_protocol::automatic: return "automatic";
         case wire_protocol::meta: return "meta";
         case wire_protocol::text: return "text";
+        case wire_protocol::twemproxy: return "twemproxy";
     }
     return "?";
 }

@@ -1,27 +1,8 @@
 #include "support/memcached_server.hpp"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pwd.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <cerrno>
-#include <csignal>
-#include <cstdlib>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
-#include <system_error>
 #include <thread>
 #include <utility>
 
@@ -31,131 +12,14 @@ namespace {
 using clock_type = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-[[noreturn]] void throw_errno(const std::string& what) {
-    throw std::system_error(errno, std::generic_category(), what);
-}
-
-// Closes the descriptor on every path out of the helpers below.
-class fd_guard {
-  public:
-    explicit fd_guard(int fd) noexcept : fd_(fd) {}
-    ~fd_guard() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    fd_guard(const fd_guard&) = delete;
-    fd_guard& operator=(const fd_guard&) = delete;
-    [[nodiscard]] int get() const noexcept { return fd_; }
-    int release() noexcept { return std::exchange(fd_, -1); }
-
-  private:
-    int fd_;
-};
-
-// Replies end up in exception messages: show CR, LF and binary bytes legibly, and keep
-// a long value from flooding the test log.
-std::string printable(std::string_view bytes) {
-    constexpr std::size_t limit = 300;
-    std::string out;
-    for (std::size_t i = 0; i < bytes.size() && i < limit; ++i) {
-        const auto c = static_cast<unsigned char>(bytes[i]);
-        if (c == '\r') {
-            out += "\\r";
-        } else if (c == '\n') {
-            out += "\\n";
-        } else if (c < 0x20 || c >= 0x7f) {
-            static constexpr char hex[] = "0123456789abcdef";
-            out += "\\x";
-            out += hex[c >> 4];
-            out += hex[c & 0xf];
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    if (bytes.size() > limit) out += "...(" + std::to_string(bytes.size()) + " bytes)";
-    return out;
-}
-
-int remaining_ms(clock_type::time_point deadline) {
-    const auto left = std::chrono::duration_cast<milliseconds>(deadline - clock_type::now());
-    return static_cast<int>(std::clamp<milliseconds::rep>(left.count(), 0, 60'000));
-}
-
-// Waits for `events` on `fd`; false when the deadline passed first.
-bool wait_for(int fd, short events, clock_type::time_point deadline) {
-    for (;;) {
-        pollfd p{fd, events, 0};
-        const int n = ::poll(&p, 1, remaining_ms(deadline));
-        if (n > 0) return true;
-        if (n == 0) return false;
-        if (errno != EINTR) throw_errno("poll");
-    }
-}
-
 std::string find_memcached() {
-    if (const char* configured = std::getenv("MEMCORO_MEMCACHED"); configured && *configured) {
-        return configured;
+    std::string path = find_program("memcached", "MEMCORO_MEMCACHED");
+    if (path.empty()) {
+        throw std::runtime_error(
+            "memcached not found on PATH (apt-get install memcached, or run test/run.sh; "
+            "MEMCORO_MEMCACHED may name the binary)");
     }
-    // Resolved here rather than with execvp in the child: after fork, a multithreaded test
-    // may only call async-signal-safe functions, and execvp is not one.
-    const char* path = std::getenv("PATH");
-    std::stringstream dirs(path ? path : "/usr/local/bin:/usr/bin:/bin");
-    for (std::string dir; std::getline(dirs, dir, ':');) {
-        // An empty entry means the current directory.
-        const std::string candidate = (dir.empty() ? std::string(".") : dir) + "/memcached";
-        if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-    }
-    throw std::runtime_error(
-        "memcached not found on PATH (apt-get install memcached, or run test/run.sh; "
-        "MEMCORO_MEMCACHED may name the binary)");
-}
-
-// Asks the kernel for a port nobody uses right now. Another process may take it before
-// memcached binds it; start() notices that and tries another one.
-std::uint16_t free_loopback_port() {
-    fd_guard fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (fd.get() < 0) throw_errno("socket");
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-        throw_errno("bind 127.0.0.1:0");
-    }
-    socklen_t len = sizeof addr;
-    if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-        throw_errno("getsockname");
-    }
-    return ntohs(addr.sin_port);
-}
-
-std::string describe_status(int status) {
-    if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
-    if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status));
-    return "status " + std::to_string(status);
-}
-
-bool running_as_root() {
-    return ::geteuid() == 0;
-}
-
-// Raw system calls: glibc 2.36's <sys/pidfd.h> lacks extern "C", so its wrappers do not
-// link from C++. Both return -1 with errno ENOSYS on kernels older than 5.3.
-int pidfd_open(pid_t pid) noexcept {
-    return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-}
-int pidfd_kill(int pidfd) noexcept {
-    return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0));
-}
-
-// Closes every descriptor from `first` on. Async-signal-safe: used between fork and exec.
-void close_from(int first) noexcept {
-    if (::close_range(static_cast<unsigned>(first), ~0U, 0) == 0) return;
-    rlimit limit{};
-    int last = 4096;
-    if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
-        last = static_cast<int>(std::min<rlim_t>(limit.rlim_cur, 1 << 20));
-    }
-    for (int fd = first; fd < last; ++fd) ::close(fd);
+    return path;
 }
 
 }  // namespace
@@ -168,11 +32,9 @@ memcached_server::memcached_server(std::vector<std::string> extra_args)
 memcached_server::memcached_server(options opts) : opts_(std::move(opts)) {
     memcached_path_ = find_memcached();
 
-    // A private directory keeps parallel test runs apart and gives the unix socket a path
-    // well under the 108-byte sun_path limit.
-    std::string templ = "/tmp/memcoro-test-XXXXXX";
-    if (::mkdtemp(templ.data()) == nullptr) throw_errno("mkdtemp " + templ);
-    temp_dir_ = templ;
+    // A private directory gives the unix socket a path well under the 108-byte sun_path
+    // limit.
+    temp_dir_ = make_temp_dir("memcoro-test");
     try {
         if (running_as_root()) {
             // memcached drops to `nobody` before it creates its socket, so that user must
@@ -187,16 +49,14 @@ memcached_server::memcached_server(options opts) : opts_(std::move(opts)) {
         if (opts_.unix_socket) socket_path_ = temp_dir_ + "/memcached.sock";
         start(/*new_port_on_bind_failure=*/true);
     } catch (...) {
-        std::error_code ignored;
-        std::filesystem::remove_all(temp_dir_, ignored);
+        remove_tree(temp_dir_);
         throw;
     }
 }
 
 memcached_server::~memcached_server() {
     stop();
-    std::error_code ignored;
-    std::filesystem::remove_all(temp_dir_, ignored);
+    remove_tree(temp_dir_);
 }
 
 std::string memcached_server::address() const {
@@ -205,13 +65,10 @@ std::string memcached_server::address() const {
 }
 
 std::string memcached_server::log() const {
-    std::ifstream in(log_path_, std::ios::binary);
-    std::stringstream out;
-    out << in.rdbuf();
-    return out.str();
+    return read_file(log_path_);
 }
 
-pid_t memcached_server::spawn() {
+void memcached_server::spawn() {
     std::vector<std::string> args{memcached_path_};
     if (opts_.unix_socket) {
         args.insert(args.end(), {"-s", socket_path_, "-a", "0700"});
@@ -224,151 +81,22 @@ pid_t memcached_server::spawn() {
     // Last, so that a test's arguments override the defaults above.
     args.insert(args.end(), opts_.args.begin(), opts_.args.end());
 
-    // Everything the child needs is prepared before fork: between fork and exec only
-    // async-signal-safe calls are allowed.
-    std::vector<char*> argv;
-    argv.reserve(args.size() + 1);
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-
-    fd_guard null_fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-    if (null_fd.get() < 0) throw_errno("open /dev/null");
-    fd_guard log_fd(::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-    if (log_fd.get() < 0) throw_errno("open " + log_path_);
-
-    const pid_t child = ::fork();
-    if (child < 0) throw_errno("fork");
-    if (child == 0) {
-        // The child: no allocation, no exceptions, no locks from here on.
-        // Blocked or ignored signals survive exec; memcached must see SIGTERM.
-        sigset_t none;
-        sigemptyset(&none);
-        ::sigprocmask(SIG_SETMASK, &none, nullptr);
-        ::signal(SIGTERM, SIG_DFL);
-        ::signal(SIGINT, SIG_DFL);
-        ::dup2(null_fd.get(), STDIN_FILENO);
-        ::dup2(log_fd.get(), STDOUT_FILENO);
-        ::dup2(log_fd.get(), STDERR_FILENO);
-        // Descriptors the test opened without O_CLOEXEC (Asio's sockets, for one) must not
-        // live on in memcached, or closing them in the test would not close the connection.
-        close_from(3);
-        ::execv(argv[0], argv.data());
-        static constexpr char msg[] = "memcached_server: execv failed\n";
-        [[maybe_unused]] const auto n = ::write(STDERR_FILENO, msg, sizeof msg - 1);
-        ::_exit(127);
-    }
-    try {
-        start_watchdog(child);
-    } catch (...) {
-        ::kill(child, SIGKILL);
-        while (::waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
-        }
-        throw;
-    }
-    return child;
-}
-
-// If the test process dies without running destructors (a crash, a sanitizer report,
-// std::abort, SIGKILL), nothing in it can stop memcached any more. The watchdog is a
-// second child that blocks reading a pipe whose only write end the test holds: when the
-// test dies the read returns 0, and the watchdog kills memcached. A parent-death signal
-// cannot do this job: memcached's `-u nobody` clears it, and it follows the creating thread.
-void memcached_server::start_watchdog(pid_t target) {
-    int lifeline[2];
-    if (::pipe2(lifeline, O_CLOEXEC) != 0) throw_errno("pipe2");
-    fd_guard read_end(lifeline[0]);
-    fd_guard write_end(lifeline[1]);
-    fd_guard null_fd(::open("/dev/null", O_RDWR | O_CLOEXEC));
-    if (null_fd.get() < 0) throw_errno("open /dev/null");
-    // A pidfd names this very memcached even after its PID is reused. It is opened here,
-    // while the target is certainly not reaped, and inherited by the watchdog.
-    fd_guard pidfd(pidfd_open(target));  // -1 on kernels older than 5.3
-
-    // For the child, which may not allocate: these strings live in its copy of memory.
-    const char* const log_path = log_path_.c_str();
-    const char* const socket_path = socket_path_.empty() ? nullptr : socket_path_.c_str();
-    const char* const temp_dir = temp_dir_.c_str();
-
-    const pid_t watchdog = ::fork();
-    if (watchdog < 0) throw_errno("fork");
-    if (watchdog == 0) {
-        // Only async-signal-safe calls here, as in spawn(); and no exec, so every
-        // descriptor is closed by hand: holding the test's stdout pipe would keep
-        // `meson test` waiting, and holding another server's lifeline would keep that
-        // watchdog from waking.
-        ::signal(SIGINT, SIG_IGN);   // Ctrl-C reaches memcached itself
-        ::signal(SIGTERM, SIG_IGN);  // meson's SIGTERM to the group: memcached handles it
-        ::signal(SIGHUP, SIG_IGN);
-        ::dup2(read_end.get(), STDIN_FILENO);
-        ::dup2(pidfd.get() >= 0 ? pidfd.get() : null_fd.get(), STDOUT_FILENO);
-        ::dup2(null_fd.get(), STDERR_FILENO);
-        close_from(3);
-        char byte;
-        while (::read(STDIN_FILENO, &byte, 1) < 0 && errno == EINTR) {
-        }
-        // EOF: the test process is gone (stop() kills the watchdog before memcached).
-        if (pidfd.get() >= 0) {
-            pidfd_kill(STDOUT_FILENO);
-            // A pidfd becomes readable when its process has exited.
-            pollfd exited{STDOUT_FILENO, POLLIN, 0};
-            ::poll(&exited, 1, 2000);
-        } else {
-            ::kill(target, SIGKILL);  // no pidfd (kernel < 5.3): PID reuse is unlikely
-        }
-        // The destructor that would have removed the private directory never ran.
-        ::unlink(log_path);
-        if (socket_path != nullptr) ::unlink(socket_path);
-        ::rmdir(temp_dir);
-        ::_exit(0);
-    }
-    watchdog_pid_ = watchdog;
-    lifeline_fd_ = write_end.release();
-}
-
-void memcached_server::dismiss_watchdog() noexcept {
-    // Killed and reaped before the lifeline closes, so it cannot take the close for the
-    // test's death and kill memcached.
-    if (watchdog_pid_ > 0) {
-        ::kill(watchdog_pid_, SIGKILL);
-        while (::waitpid(watchdog_pid_, nullptr, 0) < 0 && errno == EINTR) {
-        }
-        watchdog_pid_ = -1;
-    }
-    if (lifeline_fd_ >= 0) {
-        ::close(lifeline_fd_);
-        lifeline_fd_ = -1;
-    }
+    std::vector<std::string> leftovers{log_path_};
+    if (!socket_path_.empty()) leftovers.push_back(socket_path_);
+    leftovers.push_back(temp_dir_);
+    child_.start(args, log_path_, std::move(leftovers));
 }
 
 bool memcached_server::wait_until_ready(clock_type::time_point deadline) {
-    for (;;) {
-        int status = 0;
-        const pid_t r = ::waitpid(pid_, &status, WNOHANG);
-        if (r == pid_) {
-            pid_ = -1;
-            throw std::runtime_error("memcached " + describe_status(status));
-        }
-        if (clock_type::now() >= deadline) return false;
-        std::string reply;
-        try {
-            const auto attempt = std::min(milliseconds(250), milliseconds(remaining_ms(deadline)));
-            reply = roundtrip("version\r\n", "\r\n", attempt);
-        } catch (const std::exception&) {
-            // Not listening yet (connection refused, socket file absent, still busy): retry.
-            std::this_thread::sleep_for(milliseconds(10));
-            continue;
-        }
-        if (!reply.starts_with("VERSION ")) {
-            throw std::runtime_error("memcached answered `version` with: " + printable(reply));
-        }
-        // If another process grabbed the port first, memcached fails to bind and we would
-        // be talking to a stranger: make sure the server that answers is our child.
-        const std::string stats = roundtrip("stats\r\n", "END\r\n", milliseconds(2000));
-        if (stats.find("STAT pid " + std::to_string(pid_) + "\r\n") == std::string::npos) {
-            throw std::runtime_error("another process answers on " + address());
-        }
-        return true;
+    const auto ask = [this](milliseconds limit) { return roundtrip("version\r\n", "\r\n", limit); };
+    if (!wait_for_version(child_, "memcached", deadline, ask)) return false;
+    // If another process grabbed the port first, memcached fails to bind and we would be
+    // talking to a stranger: make sure the server that answers is our child.
+    const std::string stats = roundtrip("stats\r\n", "END\r\n", milliseconds(2000));
+    if (stats.find("STAT pid " + std::to_string(child_.pid()) + "\r\n") == std::string::npos) {
+        throw std::runtime_error("another process answers on " + address());
     }
+    return true;
 }
 
 void memcached_server::start(bool new_port_on_bind_failure) {
@@ -377,7 +105,7 @@ void memcached_server::start(bool new_port_on_bind_failure) {
         if (!opts_.unix_socket && (port_ == 0 || (attempt > 1 && new_port_on_bind_failure))) {
             port_ = free_loopback_port();
         }
-        pid_ = spawn();
+        spawn();
         std::string failure;
         try {
             if (wait_until_ready(deadline)) return;
@@ -405,37 +133,11 @@ void memcached_server::start(bool new_port_on_bind_failure) {
     }
 }
 
-void memcached_server::reap_blocking() noexcept {
-    int status = 0;
-    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-    }
-    pid_ = -1;
-    paused_ = false;
-}
-
 void memcached_server::stop() noexcept {
-    dismiss_watchdog();
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGTERM);
-    // A stopped process keeps SIGTERM pending until it runs again.
-    if (paused_) ::kill(pid_, SIGCONT);
-    const auto deadline = clock_type::now() + opts_.stop_timeout;
-    for (int round = 0; clock_type::now() < deadline; ++round) {
-        int status = 0;
-        const pid_t r = ::waitpid(pid_, &status, WNOHANG);
-        if (r == pid_ || (r < 0 && errno == ECHILD)) {
-            pid_ = -1;
-            paused_ = false;
-            return;
-        }
-        // memcached's handler only sets a flag, which its main loop reads when it next
-        // wakes up: on its once-a-second clock tick, or sooner on a new connection. A
-        // connection makes stop() take milliseconds instead of up to a second.
-        if (round % 4 == 0) poke();
-        std::this_thread::sleep_for(milliseconds(5));
-    }
-    ::kill(pid_, SIGKILL);
-    reap_blocking();
+    // memcached's handler only sets a flag, which its main loop reads when it next wakes
+    // up: on its once-a-second clock tick, or sooner on a new connection. A connection
+    // makes stop() take milliseconds instead of up to a second.
+    child_.stop(opts_.stop_timeout, [this] { poke(); });
 }
 
 void memcached_server::poke() const noexcept {
@@ -447,10 +149,7 @@ void memcached_server::poke() const noexcept {
 }
 
 void memcached_server::kill() noexcept {
-    dismiss_watchdog();
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    reap_blocking();
+    child_.kill();
 }
 
 void memcached_server::restart() {
@@ -459,99 +158,17 @@ void memcached_server::restart() {
 }
 
 void memcached_server::pause() {
-    if (pid_ <= 0) throw std::logic_error("memcached_server::pause: not running");
-    if (paused_) return;
-    if (::kill(pid_, SIGSTOP) != 0) throw_errno("kill SIGSTOP");
-    // Returns once the child has actually stopped, so the next request is sure to hang.
-    int status = 0;
-    pid_t r;
-    while ((r = ::waitpid(pid_, &status, WUNTRACED)) < 0 && errno == EINTR) {
-    }
-    if (r == pid_ && WIFSTOPPED(status)) {
-        paused_ = true;
-        return;
-    }
-    pid_ = -1;
-    dismiss_watchdog();
-    throw std::runtime_error("memcached_server::pause: memcached " + describe_status(status));
+    child_.pause();
 }
 
 void memcached_server::resume() {
-    if (pid_ <= 0) throw std::logic_error("memcached_server::resume: not running");
-    if (!paused_) return;
-    // The kernel wakes the process while delivering SIGCONT, before kill() returns.
-    if (::kill(pid_, SIGCONT) != 0) throw_errno("kill SIGCONT");
-    paused_ = false;
+    child_.resume();
 }
 
 std::string memcached_server::roundtrip(std::string_view request, std::string_view until,
                                         std::chrono::milliseconds timeout) const {
-    const auto deadline = clock_type::now() + timeout;
-    const int family = opts_.unix_socket ? AF_UNIX : AF_INET;
-    fd_guard fd(::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-    if (fd.get() < 0) throw_errno("socket");
-
-    int rc;
-    if (opts_.unix_socket) {
-        sockaddr_un addr{};
-        addr.sun_family = AF_UNIX;
-        std::memcpy(addr.sun_path, socket_path_.c_str(),
-                    std::min(socket_path_.size() + 1, sizeof addr.sun_path));
-        rc = ::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    } else {
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        addr.sin_port = htons(port_);
-        rc = ::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    }
-    if (rc != 0) {
-        if (errno != EINPROGRESS) throw_errno("connect " + address());
-        if (!wait_for(fd.get(), POLLOUT, deadline)) {
-            throw roundtrip_timeout("roundtrip: connecting to " + address() + " timed out");
-        }
-        int err = 0;
-        socklen_t len = sizeof err;
-        ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
-        if (err != 0) {
-            errno = err;
-            throw_errno("connect " + address());
-        }
-    }
-
-    while (!request.empty()) {
-        const ssize_t n = ::send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL);
-        if (n > 0) {
-            request.remove_prefix(static_cast<std::size_t>(n));
-        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            if (!wait_for(fd.get(), POLLOUT, deadline)) {
-                throw roundtrip_timeout("roundtrip: writing to " + address() + " timed out");
-            }
-        } else if (errno != EINTR) {
-            throw_errno("send to " + address());
-        }
-    }
-
-    std::string reply;
-    while (!std::string_view(reply).ends_with(until)) {
-        if (!wait_for(fd.get(), POLLIN, deadline)) {
-            throw roundtrip_timeout(
-                "roundtrip: no reply ending with \"" + printable(until) + "\" from " + address() +
-                " within " + std::to_string(timeout.count()) + " ms; got: " + printable(reply));
-        }
-        char buf[65536];
-        const ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
-        if (n > 0) {
-            reply.append(buf, static_cast<std::size_t>(n));
-        } else if (n == 0) {
-            throw std::runtime_error("roundtrip: " + address() +
-                                     " closed the connection before a reply ending with \"" +
-                                     printable(until) + "\"; got: " + printable(reply));
-        } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-            throw_errno("recv from " + address());
-        }
-    }
-    return reply;
+    return test::roundtrip(port_, opts_.unix_socket ? socket_path_ : std::string(), request, until,
+                           timeout);
 }
 
 }  // namespace memcoro::test

@@ -19,18 +19,13 @@
 
 #include <chrono>
 #include <cstdint>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
-namespace memcoro::test {
+#include "support/process.hpp"
 
-// Thrown by roundtrip() when the reply did not end with the expected bytes in time.
-class roundtrip_timeout : public std::runtime_error {
-  public:
-    using std::runtime_error::runtime_error;
-};
+namespace memcoro::test {
 
 class memcached_server {
   public:
@@ -64,9 +59,9 @@ class memcached_server {
     // The unix socket path, or empty in TCP mode.
     [[nodiscard]] const std::string& socket_path() const noexcept { return socket_path_; }
     // PID of the running child, or -1 after stop() / kill().
-    [[nodiscard]] pid_t pid() const noexcept { return pid_; }
-    [[nodiscard]] bool running() const noexcept { return pid_ > 0; }
-    [[nodiscard]] bool paused() const noexcept { return paused_; }
+    [[nodiscard]] pid_t pid() const noexcept { return child_.pid(); }
+    [[nodiscard]] bool running() const noexcept { return child_.running(); }
+    [[nodiscard]] bool paused() const noexcept { return child_.paused(); }
     // What memcached printed on stdout and stderr since it was last started.
     [[nodiscard]] std::string log() const;
 
@@ -95,13 +90,9 @@ class memcached_server {
 
   private:
     void start(bool new_port_on_bind_failure);
-    pid_t spawn();
+    void spawn();
     // True once the child answers `version`; false at the deadline; throws if it exits.
     bool wait_until_ready(std::chrono::steady_clock::time_point deadline);
-    void reap_blocking() noexcept;
-    void start_watchdog(pid_t target);
-    // Kills and reaps the watchdog; stop() and kill() call it before touching memcached.
-    void dismiss_watchdog() noexcept;
     // Opens and closes a connection, which wakes memcached's main loop.
     void poke() const noexcept;
 
@@ -111,10 +102,7 @@ class memcached_server {
     std::string log_path_;
     std::string socket_path_;
     std::uint16_t port_ = 0;
-    pid_t pid_ = -1;
-    pid_t watchdog_pid_ = -1;
-    int lifeline_fd_ = -1;  // the watchdog wakes when this closes, e.g. when the test dies
-    bool paused_ = false;
+    child_process child_;  // memcached and its watchdog
 };
 
 }  // namespace memcoro::test

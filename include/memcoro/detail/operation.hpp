@@ -23,6 +23,11 @@ using clock = std::chrono::steady_clock;
 
 enum class wire_mode : std::uint8_t { meta, text };
 
+// The commands the peer carries. twemproxy carries the classic key commands, version
+// and quit, and hangs up on anything else (README, "Through twemproxy"), failing every
+// request in flight: an operation it does not carry must not be written to it.
+enum class peer_commands : std::uint8_t { all, twemproxy };
+
 // What an operation is given to encode its request(s) with.
 class encode_context {
 public:
@@ -36,6 +41,9 @@ public:
     virtual void expect_reply(protocol::reply_shape shape, std::uint32_t part) = 0;
     // Declares that a request just encoded gets no reply (noreply).
     virtual void no_reply() noexcept = 0;
+    // What the peer carries. An operation that needs more returns
+    // error::unsupported_command from encode before it encodes anything.
+    [[nodiscard]] virtual peer_commands commands() const noexcept { return peer_commands::all; }
 };
 
 class operation {
@@ -48,7 +56,8 @@ public:
     };
 
     // Appends the request(s). Input was validated when the operation started, so an
-    // error here is a bug; the operation then completes with it.
+    // error here is a bug, or error::unsupported_command (nothing appended); the
+    // operation then completes with it and the connection goes on.
     virtual error_code encode(encode_context& ctx) = 0;
 
     // An event of the reply to part `part`. Returns false when the reply does not
