@@ -88,12 +88,14 @@ md5_state hash(std::string_view data) noexcept {
     for (; left >= 64; left -= 64, p += 64) transform(s, p);
 
     // Padding: 0x80, zeros, then the bit length as a little-endian u64, filling one block
-    // when at most 55 bytes are left, two otherwise (RFC 1321 3.1, 3.2).
-    unsigned char tail[128] = {};
+    // when at most 55 bytes are left, two otherwise (RFC 1321 3.1, 3.2). Only the blocks
+    // used are cleared: most keys take the one-block path.
+    const std::uint64_t bits = static_cast<std::uint64_t>(data.size()) * 8;
+    unsigned char tail[128];
+    const std::size_t tail_size = left < 56 ? 64 : 128;
+    std::memset(tail, 0, tail_size);
     std::memcpy(tail, p, left);
     tail[left] = 0x80;
-    const std::size_t tail_size = left < 56 ? 64 : 128;
-    const std::uint64_t bits = static_cast<std::uint64_t>(data.size()) * 8;
     for (int i = 0; i < 8; ++i) {
         tail[tail_size - 8 + i] = static_cast<unsigned char>(bits >> (8 * i));
     }
