@@ -128,6 +128,12 @@ TEST_CASE("ketama: points per server, in float as libmemcached computes them") {
     CHECK(ketama_points(1, 6, 3) == 80);
     CHECK(ketama_points(2, 6, 3) == 160);
     CHECK(ketama_points(3, 6, 3) == 240);
+    // Equal weights do not always give 160: 1/25 * 40 * 25 in float is just under 40, so
+    // 25 (or 100, or 1,001) equal servers get 156 points each, in libmemcached too.
+    CHECK(ketama_points(1, 25, 25) == 156);
+    CHECK(ketama_points(1, 100, 100) == 156);
+    CHECK(ketama_points(1, 1000, 1000) == 160);
+    CHECK(ketama_points(1, 1001, 1001) == 156);
     // A server with a tiny share gets no point at all, and so no key.
     CHECK(ketama_points(1, 10000, 2) == 0);
 }
