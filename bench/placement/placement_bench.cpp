@@ -51,14 +51,7 @@ double median(std::vector<double> v) {
 }
 
 std::unique_ptr<placement> build(distribution d, std::size_t servers) {
-    boost::system::error_code ec;
-    std::string why;
-    auto p = memcoro::detail::make_placement(d, placement_fixtures::many_servers(servers), ec, why);
-    if (!p) {
-        std::fprintf(stderr, "make_placement: %s\n", why.c_str());
-        std::exit(1);
-    }
-    return p;
+    return placement_fixtures::must_make(d, placement_fixtures::many_servers(servers));
 }
 
 // `a` and `b` over the same keys, alternating which goes first, `rounds` times.

@@ -55,17 +55,6 @@ double moved(const std::vector<std::uint32_t>& a, const std::vector<std::uint32_
     return static_cast<double>(n) / static_cast<double>(a.size());
 }
 
-std::unique_ptr<placement> build(distribution d, const std::vector<placement_server>& list) {
-    boost::system::error_code ec;
-    std::string why;
-    auto p = memcoro::detail::make_placement(d, list, ec, why);
-    if (!p) {
-        std::fprintf(stderr, "make_placement: %s\n", why.c_str());
-        std::exit(1);
-    }
-    return p;
-}
-
 struct row {
     const char* name;
     distribution d;
@@ -75,7 +64,7 @@ void simulate(const row& r) {
     const auto started = std::chrono::steady_clock::now();
     const auto list = placement_fixtures::many_servers(server_count + 1);
     const std::vector<placement_server> full_list(list.begin(), list.end() - 1);
-    const auto full = build(r.d, full_list);
+    const auto full = placement_fixtures::must_make(r.d, full_list);
     const auto before = place(*full, {});
 
     // One server leaves, then comes back (without, then without again with all alive).
@@ -92,8 +81,8 @@ void simulate(const row& r) {
     shrunk.erase(shrunk.begin() + leaving);
     std::vector<std::size_t> shrunk_index(server_count - 1);
     for (std::size_t i = 0; i < shrunk_index.size(); ++i) shrunk_index[i] = i < leaving ? i : i + 1;
-    const auto after_shrink = place(*build(r.d, shrunk), shrunk_index);
-    const auto after_grow = place(*build(r.d, list), {});
+    const auto after_shrink = place(*placement_fixtures::must_make(r.d, shrunk), shrunk_index);
+    const auto after_grow = place(*placement_fixtures::must_make(r.d, list), {});
 
     std::vector<std::size_t> per_server(server_count);
     for (const auto s : before) ++per_server[s];

@@ -34,9 +34,7 @@ class custom_placement final : public placement {
     }
 
     [[nodiscard]] std::unique_ptr<placement> without(std::span<const bool> alive) const override {
-        std::vector<bool> live(count_, false);
-        for (std::size_t i = 0; i < alive.size() && i < count_; ++i) live[i] = alive[i];
-        return std::make_unique<custom_placement>(f_, count_, std::move(live));
+        return std::make_unique<custom_placement>(f_, count_, live_mask(alive, count_));
     }
 
   private:

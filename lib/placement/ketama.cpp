@@ -11,10 +11,6 @@
 namespace memcoro::detail {
 namespace {
 
-bool is_alive(std::span<const bool> alive, std::size_t i) noexcept {
-    return alive.empty() || (i < alive.size() && alive[i]);
-}
-
 std::uint32_t load_le(const std::uint8_t* p) noexcept {
     return std::uint32_t{p[0]} | std::uint32_t{p[1]} << 8 | std::uint32_t{p[2]} << 16 |
            std::uint32_t{p[3]} << 24;
@@ -36,28 +32,27 @@ std::string ketama_name(const server_address& address) {
     return address.host + ':' + std::to_string(address.port);
 }
 
-ketama_placement::ketama_placement(std::span<const placement_server> servers,
-                                   std::span<const bool> alive) {
+ketama_placement::ketama_placement(std::span<const placement_server> servers) {
     names_.reserve(servers.size());
     weights_.reserve(servers.size());
     for (const auto& s : servers) {
         names_.push_back(ketama_name(s.address));
         weights_.push_back(s.weight);
     }
-    build(alive);
+    build(std::vector<bool>(servers.size(), true));
 }
 
-ketama_placement::ketama_placement(const ketama_placement& full, std::span<const bool> alive)
+ketama_placement::ketama_placement(const ketama_placement& full, const std::vector<bool>& live)
     : names_(full.names_), weights_(full.weights_) {
-    build(alive);
+    build(live);
 }
 
-void ketama_placement::build(std::span<const bool> alive) {
-    single_ = names_.size() == 1 && is_alive(alive, 0);
+void ketama_placement::build(const std::vector<bool>& live_servers) {
+    single_ = names_.size() == 1 && live_servers[0];
     std::uint64_t total_weight = 0;
     std::uint32_t live = 0;
     for (std::size_t i = 0; i < names_.size(); ++i) {
-        if (!is_alive(alive, i)) continue;
+        if (!live_servers[i]) continue;
         total_weight += weights_[i];
         ++live;
     }
@@ -68,7 +63,7 @@ void ketama_placement::build(std::span<const bool> alive) {
     points.reserve(std::size_t{live} * 160);
     std::string name;
     for (std::size_t i = 0; i < names_.size(); ++i) {
-        if (!is_alive(alive, i)) continue;
+        if (!live_servers[i]) continue;
         const std::uint32_t hashes = ketama_points(weights_[i], total_weight, live) / 4;
         for (std::uint32_t h = 0; h < hashes; ++h) {
             name.assign(names_[i]).append(1, '-').append(std::to_string(h));
@@ -114,7 +109,7 @@ std::size_t ketama_placement::server_for(std::string_view key) const noexcept {
 }
 
 std::unique_ptr<placement> ketama_placement::without(std::span<const bool> alive) const {
-    return std::unique_ptr<placement>(new ketama_placement(*this, alive));
+    return std::unique_ptr<placement>(new ketama_placement(*this, live_mask(alive, names_.size())));
 }
 
 }  // namespace memcoro::detail

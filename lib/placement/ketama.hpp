@@ -26,21 +26,20 @@ class ketama_placement final : public placement {
         std::uint32_t server;  // index into the original list
     };
 
-    // The continuum over the servers whose `alive` entry is true (an empty span: all of
-    // them), with weights shared among those only, as libmemcached's auto-eject rebuild
-    // does (protocol.md 6.1 step 2).
-    ketama_placement(std::span<const placement_server> servers, std::span<const bool> alive);
+    // The continuum over every server of the list.
+    explicit ketama_placement(std::span<const placement_server> servers);
 
     [[nodiscard]] std::size_t server_for(std::string_view key) const noexcept override;
-    // Always rebuilt from the original list, so it may be called on a result of without.
+    // The continuum of the live servers only, with weights shared among those, as
+    // libmemcached's auto-eject rebuild does (protocol.md 6.1 step 2).
     [[nodiscard]] std::unique_ptr<placement> without(std::span<const bool> alive) const override;
 
     [[nodiscard]] std::size_t size() const noexcept { return values_.size(); }
     [[nodiscard]] point at(std::size_t i) const noexcept { return {values_[i], servers_[i]}; }
 
   private:
-    ketama_placement(const ketama_placement& full, std::span<const bool> alive);
-    void build(std::span<const bool> alive);
+    ketama_placement(const ketama_placement& full, const std::vector<bool>& live);
+    void build(const std::vector<bool>& live);
 
     // The original list, for without: each server's point name and weight.
     std::vector<std::string> names_;

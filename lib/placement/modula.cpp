@@ -20,25 +20,15 @@ std::uint32_t cmemcache_hash(std::string_view data) noexcept {
     return h == 0 ? 1 : h;
 }
 
-modula_placement::modula_placement(std::span<const placement_server> servers,
-                                   std::span<const bool> alive)
+modula_placement::modula_placement(std::span<const placement_server> servers)
     : count_(servers.size()) {
     for (std::size_t i = 0; i < servers.size(); ++i) {
         buckets_.insert(buckets_.end(), servers[i].weight, static_cast<std::uint32_t>(i));
     }
-    set_alive(alive);
 }
 
-modula_placement::modula_placement(const modula_placement& full, std::span<const bool> alive)
-    : buckets_(full.buckets_), count_(full.count_) {
-    set_alive(alive);
-}
-
-void modula_placement::set_alive(std::span<const bool> alive) {
-    if (alive.empty()) return;
-    alive_.assign(count_, false);
-    for (std::size_t i = 0; i < alive.size() && i < count_; ++i) alive_[i] = alive[i];
-}
+modula_placement::modula_placement(const modula_placement& full, std::vector<bool> live)
+    : buckets_(full.buckets_), count_(full.count_), alive_(std::move(live)) {}
 
 std::size_t modula_placement::server_for(std::string_view key) const noexcept {
     if (buckets_.empty()) return none;
@@ -60,7 +50,7 @@ std::size_t modula_placement::server_for(std::string_view key) const noexcept {
 }
 
 std::unique_ptr<placement> modula_placement::without(std::span<const bool> alive) const {
-    return std::unique_ptr<placement>(new modula_placement(*this, alive));
+    return std::unique_ptr<placement>(new modula_placement(*this, live_mask(alive, count_)));
 }
 
 }  // namespace memcoro::detail

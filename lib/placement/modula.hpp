@@ -17,17 +17,15 @@ class modula_placement final : public placement {
     // python-memcache keeps one list entry per unit of weight, and so does this class.
     static constexpr std::uint64_t max_buckets = std::uint64_t{1} << 24;
 
-    // `alive` empty: every server is up, and a key's server is its bucket's. Otherwise a
-    // key whose bucket's server is down is rehashed as python-memcache does.
-    modula_placement(std::span<const placement_server> servers, std::span<const bool> alive);
+    // Every server up: a key's server is its bucket's.
+    explicit modula_placement(std::span<const placement_server> servers);
 
     [[nodiscard]] std::size_t server_for(std::string_view key) const noexcept override;
-    // Always from the original buckets, so it may be called on a result of without.
+    // A key whose bucket's server is down is rehashed as python-memcache does.
     [[nodiscard]] std::unique_ptr<placement> without(std::span<const bool> alive) const override;
 
   private:
-    modula_placement(const modula_placement& full, std::span<const bool> alive);
-    void set_alive(std::span<const bool> alive);
+    modula_placement(const modula_placement& full, std::vector<bool> live);
 
     std::vector<std::uint32_t> buckets_;  // server indices, each `weight` times in order
     std::size_t count_ = 0;               // servers

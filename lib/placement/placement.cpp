@@ -38,6 +38,12 @@ std::string check(distribution d, std::span<const placement_server> servers) {
 
 }  // namespace
 
+std::vector<bool> live_mask(std::span<const bool> alive, std::size_t count) {
+    std::vector<bool> live(count, false);
+    for (std::size_t i = 0; i < alive.size() && i < count; ++i) live[i] = alive[i];
+    return live;
+}
+
 std::unique_ptr<placement> make_placement(distribution d, std::span<const placement_server> servers,
                                           boost::system::error_code& ec, std::string& why) {
     why = check(d, servers);
@@ -48,11 +54,11 @@ std::unique_ptr<placement> make_placement(distribution d, std::span<const placem
     ec = {};
     switch (d) {
         case distribution::ketama:
-            return std::make_unique<ketama_placement>(servers, std::span<const bool>{});
+            return std::make_unique<ketama_placement>(servers);
         case distribution::rendezvous:
-            return std::make_unique<rendezvous_placement>(servers, std::span<const bool>{});
+            return std::make_unique<rendezvous_placement>(servers);
         case distribution::modula:
-            return std::make_unique<modula_placement>(servers, std::span<const bool>{});
+            return std::make_unique<modula_placement>(servers);
     }
     ec = error::invalid_argument;
     why = "unknown distribution " + std::to_string(static_cast<int>(d));

@@ -14,6 +14,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace memcoro::detail {
 
@@ -45,6 +46,10 @@ public:
     [[nodiscard]] virtual std::unique_ptr<placement> without(
         std::span<const bool> alive) const = 0;
 };
+
+// `alive`, as without receives it, as a mask over `count` servers: an entry past its end
+// counts as dead.
+[[nodiscard]] std::vector<bool> live_mask(std::span<const bool> alive, std::size_t count);
 
 // Builds the placement, or returns null with error::invalid_argument and `why` naming the
 // bad entry (a weight of 0; rendezvous with a weight other than 1), or saying what else is

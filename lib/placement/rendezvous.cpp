@@ -8,10 +8,6 @@
 namespace memcoro::detail {
 namespace {
 
-bool is_alive(std::span<const bool> alive, std::size_t i) noexcept {
-    return alive.empty() || (i < alive.size() && alive[i]);
-}
-
 bool is_ascii(std::string_view s) noexcept {
     for (const char c : s) {
         if (static_cast<unsigned char>(c) >= 0x80) return false;
@@ -69,22 +65,21 @@ std::string pymemcache_hash_bytes(std::string_view utf8) {
     return out;
 }
 
-rendezvous_placement::rendezvous_placement(std::span<const placement_server> servers,
-                                           std::span<const bool> alive) {
+rendezvous_placement::rendezvous_placement(std::span<const placement_server> servers) {
     names_.reserve(servers.size());
     for (const auto& s : servers) names_.push_back(rendezvous_name(s.address));
-    build(alive);
+    build(std::vector<bool>(servers.size(), true));
 }
 
 rendezvous_placement::rendezvous_placement(const rendezvous_placement& full,
-                                           std::span<const bool> alive)
+                                           const std::vector<bool>& live)
     : names_(full.names_) {
-    build(alive);
+    build(live);
 }
 
-void rendezvous_placement::build(std::span<const bool> alive) {
+void rendezvous_placement::build(const std::vector<bool>& live) {
     for (std::size_t i = 0; i < names_.size(); ++i) {
-        if (!is_alive(alive, i)) continue;
+        if (!live[i]) continue;
         node n{.name = names_[i], .prefix = murmur3_32(0), .index = i};
         n.prefix.update(pymemcache_hash_bytes(names_[i]));
         n.prefix.update("-");
@@ -119,7 +114,8 @@ std::size_t rendezvous_placement::server_for(std::string_view key) const noexcep
 }
 
 std::unique_ptr<placement> rendezvous_placement::without(std::span<const bool> alive) const {
-    return std::unique_ptr<placement>(new rendezvous_placement(*this, alive));
+    return std::unique_ptr<placement>(
+        new rendezvous_placement(*this, live_mask(alive, names_.size())));
 }
 
 }  // namespace memcoro::detail

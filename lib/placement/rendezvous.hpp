@@ -21,11 +21,11 @@ namespace memcoro::detail {
 
 class rendezvous_placement final : public placement {
   public:
-    // Scores only the servers whose `alive` entry is true (an empty span: all of them).
-    rendezvous_placement(std::span<const placement_server> servers, std::span<const bool> alive);
+    explicit rendezvous_placement(std::span<const placement_server> servers);
 
     // The best score of murmur3("<node>-<key>"); a tie goes to the larger node name.
     [[nodiscard]] std::size_t server_for(std::string_view key) const noexcept override;
+    // Scores the live servers only.
     [[nodiscard]] std::unique_ptr<placement> without(std::span<const bool> alive) const override;
 
   private:
@@ -35,8 +35,8 @@ class rendezvous_placement final : public placement {
         std::size_t index = 0;  // into the original list
     };
 
-    rendezvous_placement(const rendezvous_placement& full, std::span<const bool> alive);
-    void build(std::span<const bool> alive);
+    rendezvous_placement(const rendezvous_placement& full, const std::vector<bool>& live);
+    void build(const std::vector<bool>& live);
 
     std::vector<std::string> names_;  // the original list, for without
     std::vector<node> live_;

@@ -24,11 +24,7 @@ const std::vector<std::string>& keys() {
 }
 
 std::unique_ptr<placement> ours(const std::vector<placement_server>& list) {
-    boost::system::error_code ec;
-    std::string why;
-    auto p = memcoro::detail::make_placement(memcoro::distribution::ketama, list, ec, why);
-    REQUIRE_MESSAGE(p, why);
-    return p;
+    return placement_fixtures::must_make(memcoro::distribution::ketama, list);
 }
 
 // Every key through memcached_generate_hash; the first thousand also through

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <placement/placement.hpp>
 #include <random>
 #include <stdexcept>
@@ -21,6 +22,16 @@ inline placement_server server(std::string_view text, std::uint32_t weight = 1) 
         throw std::invalid_argument("bad server address: " + std::string(text));
     }
     return s;
+}
+
+// make_placement, or an exception saying why not.
+inline std::unique_ptr<memcoro::detail::placement> must_make(
+    memcoro::distribution d, std::span<const placement_server> list) {
+    boost::system::error_code ec;
+    std::string why;
+    auto p = memcoro::detail::make_placement(d, list, ec, why);
+    if (!p) throw std::invalid_argument("make_placement: " + why);
+    return p;
 }
 
 // `count` TCP servers 10.<a>.<b>.<c>:<port> on ports other than 11211 (so that point names

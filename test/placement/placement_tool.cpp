@@ -60,14 +60,7 @@ int main(int argc, char** argv) try {
         }
     }
 
-    boost::system::error_code ec;
-    std::string why;
-    std::unique_ptr<memcoro::detail::placement> p =
-        memcoro::detail::make_placement(d, list, ec, why);
-    if (!p) {
-        std::cerr << "placement_tool: " << ec.message() << ": " << why << '\n';
-        return 1;
-    }
+    std::unique_ptr<memcoro::detail::placement> p = placement_fixtures::must_make(d, list);
     if (!alive.empty()) {
         const auto flags = std::make_unique<bool[]>(alive.size());
         for (std::size_t i = 0; i < alive.size(); ++i) flags[i] = alive[i];

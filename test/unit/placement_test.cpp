@@ -107,7 +107,7 @@ TEST_CASE("ketama: protocol.md 6.4 columns W and W123") {
 }
 
 TEST_CASE("ketama: the 480-point continuum of three equal servers (protocol.md 6.4)") {
-    const memcoro::detail::ketama_placement k(three(), {});
+    const memcoro::detail::ketama_placement k(three());
     REQUIRE(k.size() == 480);
     auto check_point = [&](std::size_t i, std::uint32_t value, std::uint32_t server) {
         CAPTURE(i);
@@ -159,7 +159,7 @@ TEST_CASE("ketama: libmemcached's 8-server weighted fixture") {
         s.weight = ketama_fixture::weights[i];
         list.push_back(std::move(s));
     }
-    const memcoro::detail::ketama_placement k(list, {});
+    const memcoro::detail::ketama_placement k(list);
     for (const auto& row : ketama_fixture::rows) {
         CAPTURE(row.key);
         CHECK(memcoro::detail::md5_u32(row.key) == row.key_hash);
@@ -328,6 +328,16 @@ TEST_CASE("custom: the user's index; out of range and throwing give none; withou
     CHECK(p->without(one_alive)->server_for("") == 2);
     const bool dead[] = {false, false, false};
     CHECK(p->without(dead)->server_for("") == placement::none);
+}
+
+TEST_CASE("without: an entry missing from `alive` counts as dead") {
+    const auto list = servers({"10.0.0.1", "10.0.0.2", "10.0.0.3"});
+    for (auto d : {distribution::ketama, distribution::rendezvous, distribution::modula}) {
+        const auto p = make(d, list);
+        CHECK(p->without({})->server_for("foo") == placement::none);
+        const bool first_only[] = {true};
+        CHECK(p->without(first_only)->server_for("foo") == 0);
+    }
 }
 
 TEST_CASE("make_placement: errors name the entry") {
