@@ -28,7 +28,8 @@ constexpr std::size_t key_count = 1'000'000;
 constexpr std::size_t leaving = 500;  // the server that leaves (any one will do)
 
 const std::vector<std::string>& keys() {
-    static const auto k = placement_fixtures::random_keys(key_count, 11, false);
+    // 8 to 64 bytes: no key repeats, so a server's count is its share of the key space.
+    static const auto k = placement_fixtures::random_keys(key_count, 11, false, 8);
     return k;
 }
 

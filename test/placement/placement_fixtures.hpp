@@ -49,12 +49,14 @@ inline std::vector<placement_server> many_servers(std::size_t count,
     return out;
 }
 
-// Keys of 1 to 64 bytes. With `high_bytes`, one key in eight carries UTF-8 text (two- and
-// three-byte characters), the bytes users can opt into (protocol.md 1.2).
+// Keys of `min_length` to 64 bytes. With `high_bytes`, one key in eight carries UTF-8 text
+// (two- and three-byte characters), the bytes users can opt into (protocol.md 1.2). Short
+// keys repeat (there are 94 one-byte keys): a count of keys per server wants
+// min_length 8.
 inline std::vector<std::string> random_keys(std::size_t count, std::uint64_t seed,
-                                            bool high_bytes = true) {
+                                            bool high_bytes = true, int min_length = 1) {
     std::mt19937_64 rng(seed);
-    std::uniform_int_distribution<int> length(1, 64);
+    std::uniform_int_distribution<int> length(min_length, 64);
     std::uniform_int_distribution<int> printable(0x21, 0x7e);
     std::vector<std::string> keys;
     keys.reserve(count);
