@@ -8,7 +8,8 @@
 memcoro_packages=(
     g++ clang libclang-rt-14-dev meson ninja-build pkg-config cmake
     libboost1.81-dev doctest-dev
-    memcached libmemcached-dev libmemcached-tools python3-pymemcache nutcracker
+    memcached libmemcached-dev libmemcached-tools python3-pymemcache python3-memcache
+    python3-pylibmc nutcracker
     strace
 )
 

@@ -14,6 +14,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace memcoro::detail {
 
@@ -39,19 +40,29 @@ public:
     // servers; rendezvous: the best-scoring live server; modula: python-memcache's rehash
     // rule). Its server_for returns indices into the original list, or `none` when no
     // live server takes the key. Built once per change of the live set, not per key.
+    // `alive` is indexed like the original list (an entry past its end counts as dead),
+    // and is always applied to that list: calling without on a placement that without
+    // returned starts again from every server, it does not narrow the set further.
     [[nodiscard]] virtual std::unique_ptr<placement> without(
         std::span<const bool> alive) const = 0;
 };
 
-// Builds the placement, or returns error::invalid_argument with `why` naming the bad entry
-// (rendezvous with a weight other than 1; a weight of 0).
+// `alive`, as without receives it, as a mask over `count` servers: an entry past its end
+// counts as dead.
+[[nodiscard]] std::vector<bool> live_mask(std::span<const bool> alive, std::size_t count);
+
+// Builds the placement, or returns null with error::invalid_argument and `why` naming the
+// bad entry (a weight of 0; rendezvous with a weight other than 1), or saying what else is
+// wrong (an empty list; modula weights adding up to more than 2^24 buckets).
 [[nodiscard]] std::unique_ptr<placement> make_placement(distribution d,
                                                         std::span<const placement_server> servers,
                                                         boost::system::error_code& ec,
                                                         std::string& why);
 
 // A user-supplied distribution over `count` servers. Its `without` sends a dead server's
-// key to the next live server in list order.
+// key to the next live server in list order (wrapping to the first). An index the
+// callable returns at or past `count`, or an exception it throws, gives `none`, not a
+// clamped index: the operation fails instead of going to a server nobody chose.
 [[nodiscard]] std::unique_ptr<placement> make_custom_placement(key_distribution f,
                                                                std::size_t count);
 

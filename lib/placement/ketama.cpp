@@ -1,0 +1,115 @@
+// libmemcached's weighted ketama (protocol.md 6.1): 4 points per MD5 of "<name>-<i>",
+// sorted by (value, server index); a key goes to the first point at or after the first
+// four bytes of its MD5, wrapping to the first point.
+#include "ketama.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "md5.hpp"
+
+namespace memcoro::detail {
+namespace {
+
+std::uint32_t load_le(const std::uint8_t* p) noexcept {
+    return std::uint32_t{p[0]} | std::uint32_t{p[1]} << 8 | std::uint32_t{p[2]} << 16 |
+           std::uint32_t{p[3]} << 24;
+}
+
+}  // namespace
+
+std::uint32_t ketama_points(std::uint32_t weight, std::uint64_t total_weight,
+                            std::uint32_t live_servers) noexcept {
+    // Every step in float, in libmemcached's order: pct * 160 / 4 * n + 1e-10.
+    const float pct = static_cast<float>(weight) / static_cast<float>(total_weight);
+    const float scaled = pct * 160.0F / 4.0F * static_cast<float>(live_servers) + 1e-10F;
+    return static_cast<std::uint32_t>(std::floor(scaled)) * 4;
+}
+
+std::string ketama_name(const server_address& address) {
+    if (address.is_unix) return address.path + ":0";
+    if (address.port == 11211) return address.host;
+    return address.host + ':' + std::to_string(address.port);
+}
+
+ketama_placement::ketama_placement(std::span<const placement_server> servers) {
+    names_.reserve(servers.size());
+    weights_.reserve(servers.size());
+    for (const auto& s : servers) {
+        names_.push_back(ketama_name(s.address));
+        weights_.push_back(s.weight);
+    }
+    build(std::vector<bool>(servers.size(), true));
+}
+
+ketama_placement::ketama_placement(const ketama_placement& full, const std::vector<bool>& live)
+    : names_(full.names_), weights_(full.weights_) {
+    build(live);
+}
+
+void ketama_placement::build(const std::vector<bool>& live_servers) {
+    single_ = names_.size() == 1 && live_servers[0];
+    std::uint64_t total_weight = 0;
+    std::uint32_t live = 0;
+    for (std::size_t i = 0; i < names_.size(); ++i) {
+        if (!live_servers[i]) continue;
+        total_weight += weights_[i];
+        ++live;
+    }
+    if (live == 0) return;
+
+    // (value << 32 | index) sorts by value, then index, as libmemcached's qsort does.
+    std::vector<std::uint64_t> points;
+    points.reserve(std::size_t{live} * 160);
+    std::string name;
+    for (std::size_t i = 0; i < names_.size(); ++i) {
+        if (!live_servers[i]) continue;
+        const std::uint32_t hashes = ketama_points(weights_[i], total_weight, live) / 4;
+        for (std::uint32_t h = 0; h < hashes; ++h) {
+            name.assign(names_[i]).append(1, '-').append(std::to_string(h));
+            const md5_digest d = md5(name);
+            for (int j = 0; j < 4; ++j) {
+                points.push_back(std::uint64_t{load_le(d.data() + 4 * j)} << 32 | i);
+            }
+        }
+    }
+    std::sort(points.begin(), points.end());
+    values_.resize(points.size());
+    servers_.resize(points.size());
+    for (std::size_t p = 0; p < points.size(); ++p) {
+        values_[p] = static_cast<std::uint32_t>(points[p] >> 32);
+        servers_[p] = static_cast<std::uint32_t>(points[p]);
+    }
+}
+
+std::size_t ketama_placement::server_for(std::string_view key) const noexcept {
+    if (single_) return 0;
+    if (values_.empty()) return none;
+    const std::uint32_t h = md5_u32(key);
+    // Branch-free lower bound: each comparison is a coin toss, so a mispredicted branch
+    // per level (about 50 ns at 1,600 points, measured) costs more than the search. The
+    // step is masked rather than written as a conditional, which g++ 12 compiled to a
+    // branch.
+    const std::uint32_t* first = values_.data();
+    std::size_t length = values_.size();
+    while (length > 1) {
+        const std::size_t half = length / 2;
+        // Both places the next step may look at (give or take one point), fetched while
+        // this one compares: at 1,000 servers the 640 KB of points miss the cache, and a
+        // branch-free search cannot run ahead on a guess the way a branchy one does.
+        const std::size_t next = (length - half) / 2;
+        __builtin_prefetch(first + next);
+        __builtin_prefetch(first + half + next);
+        first += half & (std::size_t{0} - static_cast<std::size_t>(first[half - 1] < h));
+        length -= half;
+    }
+    std::size_t pos = static_cast<std::size_t>(first - values_.data()) + (*first < h ? 1 : 0);
+    if (pos == values_.size()) pos = 0;  // past the last point: wrap to the first
+    return servers_[pos];
+}
+
+std::unique_ptr<placement> ketama_placement::without(std::span<const bool> alive) const {
+    return std::unique_ptr<placement>(new ketama_placement(*this, live_mask(alive, names_.size())));
+}
+
+}  // namespace memcoro::detail

@@ -1,0 +1,18 @@
+// MD5 (RFC 1321), for ketama's continuum and key hash (protocol.md 6.1).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+namespace memcoro::detail {
+
+using md5_digest = std::array<std::uint8_t, 16>;
+
+[[nodiscard]] md5_digest md5(std::string_view data) noexcept;
+
+// The first four bytes of MD5(data) as a little-endian u32: ketama's key hash, and
+// libmemcached's memcached_generate_hash_value(..., MEMCACHED_HASH_MD5).
+[[nodiscard]] std::uint32_t md5_u32(std::string_view data) noexcept;
+
+}  // namespace memcoro::detail

@@ -1,0 +1,149 @@
+// MD5 and ketama (protocol.md 6.1, 6.4): the digest's vectors, the 480-point continuum,
+// libmemcached's own 8-server fixture, and `without`.
+#include <algorithm>
+#include <placement/ketama.hpp>
+#include <placement/md5.hpp>
+#include <string>
+#include <vector>
+
+#include "ketama_fixture.hpp"
+#include "placement_support.hpp"
+
+using namespace placement_test;
+
+TEST_CASE("md5: the first point name of protocol.md 6.1") {
+    const auto d = memcoro::detail::md5("127.0.0.1-0");
+    const std::uint8_t expected[16] = {0x7f, 0xa4, 0xff, 0xbd, 0x6e, 0xcb, 0x7e, 0xac,
+                                       0xbb, 0x1b, 0x80, 0x30, 0xb2, 0xf4, 0xe0, 0xff};
+    CHECK(std::equal(d.begin(), d.end(), expected));
+    CHECK(memcoro::detail::md5_u32("foo") == 0xdb18bdac);
+    CHECK(memcoro::detail::md5_u32("VDEAAAAA") == 0xfffcd1b5);
+}
+
+TEST_CASE("md5: RFC 1321 appendix A.5, and lengths around the one-block boundary") {
+    auto hex = [](std::string_view s) {
+        std::string out;
+        for (auto b : memcoro::detail::md5(s)) {
+            out += "0123456789abcdef"[b >> 4];
+            out += "0123456789abcdef"[b & 15];
+        }
+        return out;
+    };
+    CHECK(hex("") == "d41d8cd98f00b204e9800998ecf8427e");
+    CHECK(hex("abc") == "900150983cd24fb0d6963f7d28e17f72");
+    CHECK(hex("message digest") == "f96b697d7cb7938d525a2f31aaf161d0");
+    CHECK(hex("12345678901234567890123456789012345678901234567890123456789012345678901234567890") ==
+          "57edf4a22be3c955ac49da2e2107b67a");
+    // 55 bytes pad into one block, 56 need two, 64 is a full block and then padding.
+    CHECK(hex(std::string(55, 'x')) == "04364420e25c512fd958a70738aa8f72");
+    CHECK(hex(std::string(56, 'x')) == "668a72d5ba17f08e62dabcafad6db14b");
+    CHECK(hex(std::string(64, 'y')) == "b0c4864f4e28d2d76929c38d87db7ed5");
+}
+
+TEST_CASE("ketama: protocol.md 6.4 columns W and W123") {
+    const std::vector<std::size_t> w = {0, 1, 0, 0, 1, 1, 1, 1, 1, 2, 0, 2, 0, 0, 2, 2, 1, 1, 1, 1};
+    const std::vector<std::size_t> w123 = {0, 1, 2, 2, 1, 1, 1, 1, 2, 2,
+                                           0, 2, 2, 2, 2, 2, 1, 1, 1, 1};
+    CHECK(place_all(*make(distribution::ketama, three()), table_keys) == w);
+    const auto weighted =
+        servers({"127.0.0.1:11211", "127.0.0.1:11212", "127.0.0.1:11213"}, {1, 2, 3});
+    CHECK(place_all(*make(distribution::ketama, weighted), table_keys) == w123);
+}
+
+TEST_CASE("ketama: the 480-point continuum of three equal servers (protocol.md 6.4)") {
+    const memcoro::detail::ketama_placement k(three());
+    REQUIRE(k.size() == 480);
+    auto check_point = [&](std::size_t i, std::uint32_t value, std::uint32_t server) {
+        CAPTURE(i);
+        CHECK(k.at(i).value == value);
+        CHECK(k.at(i).server == server);
+    };
+    check_point(0, 0x00f35431, 1);
+    check_point(1, 0x00fd272f, 0);
+    check_point(2, 0x016eff02, 1);
+    check_point(477, 0xfd910616, 0);
+    check_point(478, 0xffb38146, 1);
+    check_point(479, 0xffe0f4b2, 0);
+}
+
+TEST_CASE("ketama: points per server, in float as libmemcached computes them") {
+    using memcoro::detail::ketama_points;
+    CHECK(ketama_points(1, 3, 3) == 160);
+    CHECK(ketama_points(1, 6, 3) == 80);
+    CHECK(ketama_points(2, 6, 3) == 160);
+    CHECK(ketama_points(3, 6, 3) == 240);
+    // Equal weights do not always give 160: 1/25 * 40 * 25 in float is just under 40, so
+    // 25 (or 100, or 1,001) equal servers get 156 points each, in libmemcached too.
+    CHECK(ketama_points(1, 25, 25) == 156);
+    CHECK(ketama_points(1, 100, 100) == 156);
+    CHECK(ketama_points(1, 1000, 1000) == 160);
+    CHECK(ketama_points(1, 1001, 1001) == 156);
+    // A server with a tiny share gets no point at all, and so no key.
+    CHECK(ketama_points(1, 10000, 2) == 0);
+}
+
+TEST_CASE("ketama: point names for ports, IPv6 hosts and unix sockets") {
+    using memcoro::detail::ketama_name;
+    const auto list =
+        servers({"127.0.0.1", "127.0.0.1:11212", "[::1]:11212", "[::1]", "/tmp/m.sock", "unix:/x"});
+    CHECK(ketama_name(list[0].address) == "127.0.0.1");
+    CHECK(ketama_name(list[1].address) == "127.0.0.1:11212");
+    CHECK(ketama_name(list[2].address) == "::1:11212");
+    CHECK(ketama_name(list[3].address) == "::1");
+    CHECK(ketama_name(list[4].address) == "/tmp/m.sock:0");
+    CHECK(ketama_name(list[5].address) == "/x:0");
+}
+
+TEST_CASE("ketama: libmemcached's 8-server weighted fixture") {
+    std::vector<placement_server> list;
+    for (int i = 0; i < 8; ++i) {
+        placement_server s;
+        s.text = "10.0.1." + std::to_string(i + 1) + ":11211";
+        REQUIRE_FALSE(memcoro::detail::parse_address(s.text, s.address));
+        s.weight = ketama_fixture::weights[i];
+        list.push_back(std::move(s));
+    }
+    const memcoro::detail::ketama_placement k(list);
+    for (const auto& row : ketama_fixture::rows) {
+        CAPTURE(row.key);
+        CHECK(memcoro::detail::md5_u32(row.key) == row.key_hash);
+        CHECK(k.server_for(row.key) == row.server);
+        // The point it lands on: the first at or after the key's hash.
+        std::size_t i = 0;
+        while (i < k.size() && k.at(i).value < row.key_hash) ++i;
+        REQUIRE(i < k.size());
+        CHECK(k.at(i).value == row.point);
+    }
+}
+
+TEST_CASE("ketama: one server takes every key; without it, none does") {
+    const auto one = servers({"10.0.0.1:11300"});
+    const auto p = make(distribution::ketama, one);
+    CHECK(p->server_for("foo") == 0);
+    CHECK(p->server_for("") == 0);
+    const bool dead[] = {false};
+    CHECK(p->without(dead)->server_for("foo") == placement::none);
+}
+
+TEST_CASE("ketama: without keeps the keys of live servers and moves only the dead one's") {
+    const auto list = servers({"10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"}, {1, 2, 1, 1});
+    const auto full = make(distribution::ketama, list);
+    const bool alive[] = {true, false, true, true};
+    const auto less = full->without(alive);
+    // The dead server's keys go elsewhere; most others stay (a few move because the
+    // remaining servers' shares are recomputed, as libmemcached recomputes them).
+    int stayed = 0, moved_live = 0;
+    for (int i = 0; i < 2000; ++i) {
+        const std::string key = numbered("key:", i);
+        const std::size_t before = full->server_for(key);
+        const std::size_t after = less->server_for(key);
+        CHECK(after != 1);
+        CHECK(after < 4);
+        if (before != 1) (before == after ? stayed : moved_live) += 1;
+    }
+    CHECK(stayed > 9 * moved_live);
+    // All alive again: the same as the full placement; and without starts from the full list.
+    const bool all[] = {true, true, true, true};
+    const auto again = less->without(all);
+    for (const auto& k : table_keys) CHECK(again->server_for(k) == full->server_for(k));
+}
