@@ -11,7 +11,7 @@ namespace memcoro::detail {
 namespace {
 
 std::string entry(std::size_t i, const placement_server& s) {
-    return "server " + std::to_string(i) + " (" + s.text + ")";
+    return "servers[" + std::to_string(i) + "] \"" + s.text + "\"";  // as the router names entries
 }
 
 // The reason the list cannot be used with `d`, or an empty string.

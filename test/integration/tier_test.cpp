@@ -92,7 +92,7 @@ TEST_CASE("a bad server list is refused by the constructor, naming the entry") {
     memcoro::client_options weighted;
     weighted.servers = {{"127.0.0.1:2"}, {"127.0.0.1:3", 2}};
     weighted.distribution = memcoro::distribution::rendezvous;
-    CHECK(what_of(weighted).find("127.0.0.1:3") != std::string::npos);
+    CHECK(what_of(weighted).find("servers[1] \"127.0.0.1:3\": weight 2") != std::string::npos);
 
     memcoro::client_options no_pool;
     no_pool.connections_per_server = 0;

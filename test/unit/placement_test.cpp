@@ -155,13 +155,13 @@ TEST_CASE("make_placement: errors name the entry") {
     for (auto d : {distribution::ketama, distribution::rendezvous, distribution::modula}) {
         CHECK_FALSE(memcoro::detail::make_placement(d, list, ec, why));
         CHECK(ec == memcoro::error::invalid_argument);
-        CHECK(why == "server 2 (127.0.0.1:11213): weight 0");
+        CHECK(why == "servers[2] \"127.0.0.1:11213\": weight 0");
     }
     list[2].weight = 1;
     list[1].weight = 2;
     CHECK_FALSE(memcoro::detail::make_placement(distribution::rendezvous, list, ec, why));
     CHECK(ec == memcoro::error::invalid_argument);
-    CHECK(why.starts_with("server 1 (127.0.0.1:11212): weight 2"));
+    CHECK(why.starts_with("servers[1] \"127.0.0.1:11212\": weight 2"));
     // Weights are fine for the other two.
     CHECK(memcoro::detail::make_placement(distribution::ketama, list, ec, why));
     CHECK_FALSE(ec);
