@@ -1,4 +1,5 @@
-// memcoro::client: one memcached server, every command, as Asio async operations.
+// memcoro::client: one memcached server or a tier of them, every command, as Asio async
+// operations. A tier (client_options::servers) is described in README "Many servers".
 //
 //     asio::awaitable<void> handler(memcoro::client& mc) {
 //         bool stored = co_await mc.set("greeting", "hello", {.ttl = 60s, .flags = 7});

@@ -70,7 +70,8 @@ struct client_options {
     std::size_t connections_per_server = 1;
     // Consecutive failures (a failed connect, a connection closed under its operations,
     // a pass of the clock that timed out unanswered requests) that mark a server dead.
-    // Misses and server replies are never failures. Only with two servers or more.
+    // Misses and server replies are never failures. Only with two servers or more; 0:
+    // never mark a server dead.
     std::uint32_t failure_limit = 2;
     // How long a dead server is left out before one probe asks whether it is back.
     std::chrono::milliseconds dead_timeout{30000};

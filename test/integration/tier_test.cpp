@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -264,5 +266,57 @@ TEST_CASE("a list of one server is the single-server client") {
         const auto status = mc.server_status();
         REQUIRE(status.size() == 1);
         CHECK(status[0].open_connections == 1);
+    });
+}
+
+TEST_CASE("a fanned-out call: cancelled as a whole, timed out as a whole, misses elsewhere") {
+    tier t;
+    auto o = t.options();
+    o.failure_limit = 0;  // this test is about one call, not about marking servers dead
+    run_client(o, [&](memcoro::client& mc) -> asio::awaitable<void> {
+        std::vector<std::string> keys;
+        for (std::size_t i = 0; i < 30; ++i) keys.push_back(key_n(i));
+        std::vector<std::string_view> all(keys.begin(), keys.end());
+        for (const auto& k : keys) co_await mc.set(k, k);
+        t.servers[1]->pause();
+
+        // The user's cancellation reaches the child waiting on the hung server.
+        asio::cancellation_signal signal;
+        error_code cancelled;
+        bool done = false;
+        mc.get_many(all, {},
+                    asio::bind_cancellation_slot(signal.slot(),
+                                                 [&](error_code ec, std::vector<memcoro::item>) {
+                                                     cancelled = ec;
+                                                     done = true;
+                                                 }));
+        co_await memcoro::test::sleep_for(50ms);
+        CHECK(!done);
+        signal.emit(asio::cancellation_type::terminal);
+        for (int i = 0; i < 100 && !done; ++i) co_await memcoro::test::sleep_for(5ms);
+        CHECK(done);
+        CHECK(cancelled == asio::error::operation_aborted);
+
+        // Its own timeout fails the whole call.
+        auto [ec, hits] =
+            co_await mc.get_many(all, {.timeout = 100ms}, asio::as_tuple(asio::use_awaitable));
+        CHECK(ec == memcoro::error::timeout);
+        t.servers[1]->resume();
+    });
+
+    // With errors_as_misses, the other servers' hits come back.
+    o.errors_as_misses = true;
+    run_client(o, [&](memcoro::client& mc) -> asio::awaitable<void> {
+        std::vector<std::string> keys;
+        for (std::size_t i = 0; i < 30; ++i) keys.push_back(key_n(i));
+        std::vector<std::string_view> all(keys.begin(), keys.end());
+        for (const auto& k : keys) co_await mc.set(k, k);
+        t.servers[1]->pause();
+        const auto hits = co_await mc.get_many(all, {.timeout = 100ms});
+        t.servers[1]->resume();
+        std::size_t on_others = 0;
+        for (const auto& k : keys) on_others += t.holders(k) != std::vector<std::size_t>{1};
+        CHECK(hits.size() == on_others);
+        CHECK(!hits.empty());
     });
 }
