@@ -16,8 +16,8 @@
  * --server takes a comma-separated list for a tier (S9): the servers are added in order
  * with MEMCACHED_BEHAVIOR_KETAMA_WEIGHTED, which places keys as memcoro's default ketama
  * does, and memcached_mget sends one request to each server before fetching any reply.
- * --server-pid takes the matching list of pids; the server CPU is their sum. Prints one JSON line, the format every program of
- * bench/suite shares.
+ * --server-pid takes the matching list of pids; the server CPU is their sum.
+ * Prints one JSON line, the format every program of bench/suite shares.
  */
 #define _GNU_SOURCE
 #include <libmemcached/memcached.h>

@@ -29,10 +29,12 @@
 #include <memcoro/memcoro.hpp>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <execinfo.h>
@@ -41,8 +43,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <boost/asio/bind_executor.hpp>
-#include <boost/asio/strand.hpp>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
@@ -264,11 +264,16 @@ options parse_options(int argc, char** argv) {
         std::size_t conns_per_server = 1;
     };
     static constexpr defaults table[] = {
-        {"S1", 1, 1, 20'000, 100},          {"S2", 128, 1, 1'000'000, 100},
-        {"S3", 1, 1, 2'000'000, 100},       {"S4", 256, 1, 1'000'000, 100},
-        {"S5", 128, 1, 500'000, 100},       {"S6", 1, 1, 10'000, 102'400},
-        {"S7", 1, 1, 3'000, 1'048'576},     {"S8", 128, 4, 1'000'000, 100},
-        {"S9", 1, 1, 1'000'000, 100},       {"S10", 512, 1, 1'000'000, 100},
+        {"S1", 1, 1, 20'000, 100},
+        {"S2", 128, 1, 1'000'000, 100},
+        {"S3", 1, 1, 2'000'000, 100},
+        {"S4", 256, 1, 1'000'000, 100},
+        {"S5", 128, 1, 500'000, 100},
+        {"S6", 1, 1, 10'000, 102'400},
+        {"S7", 1, 1, 3'000, 1'048'576},
+        {"S8", 128, 4, 1'000'000, 100},
+        {"S9", 1, 1, 1'000'000, 100},
+        {"S10", 512, 1, 1'000'000, 100},
         {"S11", 512, 1, 1'000'000, 100, 2, 2},
     };
     const defaults* d = nullptr;
@@ -449,9 +454,8 @@ public:
             o_.api.c_str(), o_.conns, o_.depth, o_.valsize, o_.keys);
         add(",\"servers\":%zu,\"conns_per_server\":%zu,\"threads\":%d", servers_,
             o_.conns_per_server, o_.threads);
-        add(",\"unit\":\"%s\",\"ops\":%llu,\"secs\":%.6f,\"ops_per_s\":%.1f",
-            many() ? "key" : "op", static_cast<unsigned long long>(ops), secs,
-            secs > 0 ? double(ops) / secs : 0.0);
+        add(",\"unit\":\"%s\",\"ops\":%llu,\"secs\":%.6f,\"ops_per_s\":%.1f", many() ? "key" : "op",
+            static_cast<unsigned long long>(ops), secs, secs > 0 ? double(ops) / secs : 0.0);
         add(",\"cpu_us_per_op\":%.4f", (cpu1 - cpu0) * 1e6 * per);
         if (server0 >= 0 && server1 >= 0) {
             add(",\"server_cpu_us_per_op\":%.4f", (server1 - server0) * 1e6 * per);
@@ -619,7 +623,7 @@ private:
     }
 
     const options& o_;
-    asio::any_io_executor work_ex_;  // the coroutines' (the io_context's)
+    asio::any_io_executor work_ex_;                         // the coroutines' (the io_context's)
     asio::strand<asio::io_context::executor_type> strand_;  // run()'s, with several threads
     std::size_t servers_ = 1;
     std::vector<std::string> keys_;
