@@ -7,7 +7,7 @@ Left: throughput against requests in flight on one connection (medians, min-max 
 memcoro and its peers; the 4-connection rows sit at 4 x 128 = 512 in flight, drawn hollow.
 Libraries that cannot keep requests in flight (libmemcached, pymemcache) appear as their
 sequential point and, dotted, their multiget rate in keys/s. The many-server rows: S10 and
-its ceiling at 512 in flight (hollow), S11's 1- and 2-thread runs side by side at 512, S9
+its ceiling at 512 in flight (hollow), S11's 1- and 2-thread runs at 512, S9
 as dotted lines. Right: memcoro's per-round ratios to libmemcached, to the raw ceiling and
 (S11) to the 1-thread run, per row.
 Needs Debian's python3-matplotlib (run_suite.py installs it when missing).
@@ -68,8 +68,10 @@ def main():
            "tab:blue", hollow=True)
     series(ax, rows, [(512, "raw.mg.d128.t4")], "raw mg, 4 servers × 128", "X", "tab:orange",
            hollow=True)
-    series(ax, rows, [(512, "mc.S11.t1"), (513, "mc.S11.t2")],
-           "memcoro 512 coroutines, 2 conns: 1 / 2 threads", "h-", "tab:cyan")
+    series(ax, rows, [(512, "mc.S11.t1")], "memcoro 512 coroutines, 2 conns, 1 thread", "h",
+           "tab:cyan")
+    series(ax, rows, [(512, "mc.S11.t2")], "memcoro 512 coroutines, 2 conns, 2 threads", "H",
+           "tab:red")
     series(ax, rows, [(1, "lmc.get")], "libmemcached get", "D", "tab:purple")
     series(ax, rows, [(1, "py.get")], "pymemcache get", "v", "tab:brown")
     for rid, label, color in (("lmc.mget", "libmemcached mget 100 (keys/s)", "tab:purple"),
