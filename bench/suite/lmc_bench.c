@@ -12,8 +12,12 @@
  *   setnr     memcached_set with MEMCACHED_BEHAVIOR_NOREPLY
  *   setbufnr  memcached_set with BUFFER_REQUESTS + NOREPLY: libmemcached's fastest writes
  * The noreply modes end with memcached_flush_buffers and one get, so the clock stops only
- * once the server has handled every set. Prints one JSON line, the format every program of
- * bench/suite shares.
+ * once the server has handled every set.
+ * --server takes a comma-separated list for a tier (S9): the servers are added in order
+ * with MEMCACHED_BEHAVIOR_KETAMA_WEIGHTED, which places keys as memcoro's default ketama
+ * does, and memcached_mget sends one request to each server before fetching any reply.
+ * --server-pid takes the matching list of pids; the server CPU is their sum.
+ * Prints one JSON line, the format every program of bench/suite shares.
  */
 #define _GNU_SOURCE
 #include <libmemcached/memcached.h>
@@ -35,9 +39,10 @@ static const char *const mode_names[] = {"get", "mget", "set", "setnr", "setbufn
 static void usage(const char *why) {
     fprintf(stderr,
             "lmc_bench: %s\n"
-            "usage: lmc_bench [--server HOST:PORT] --mode get|mget|set|setnr|setbufnr\n"
+            "usage: lmc_bench [--server HOST:PORT[,HOST:PORT...]] --mode get|mget|set|setnr|"
+            "setbufnr\n"
             "         [--ops N] [--valsize B] [--keys K] [--batch K] [--nodelay 0|1]\n"
-            "         [--server-pid PID] [--scenario LABEL]\n",
+            "         [--server-pid PID[,PID...]] [--scenario LABEL]\n",
             why);
     exit(2);
 }
@@ -60,9 +65,31 @@ static void check(memcached_st *memc, memcached_return_t rc, const char *what) {
     }
 }
 
+/* Adds every server of "HOST:PORT[,HOST:PORT...]" in order; returns how many. */
+static int add_servers(memcached_st *memc, const char *list) {
+    int count = 0;
+    for (const char *p = list; *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        char entry[96], host[64];
+        if (len >= sizeof entry) usage("--server HOST:PORT");
+        memcpy(entry, p, len);
+        entry[len] = 0;
+        const char *colon = strrchr(entry, ':');
+        if (!colon || (size_t)(colon - entry) >= sizeof host) usage("--server HOST:PORT");
+        memcpy(host, entry, (size_t)(colon - entry));
+        host[colon - entry] = 0;
+        check(memc, memcached_server_add(memc, host, (in_port_t)number("--server", colon + 1)),
+              "server_add");
+        ++count;
+        p = end ? end + 1 : p + len;
+    }
+    return count;
+}
+
 int main(int argc, char **argv) {
-    char host[64] = "127.0.0.1";
-    int port = 11211, server_pid = 0, have_mode = 0;
+    const char *servers = "127.0.0.1:11211", *server_pids = "";
+    int have_mode = 0;
     long ops = 20000, valsize = 100, nkeys = 0, batch = 100, nodelay = 0;
     enum mode mode = M_GET;
     const char *scenario = "";
@@ -71,11 +98,7 @@ int main(int argc, char **argv) {
         if (i + 1 >= argc) usage("every option takes a value");
         const char *v = argv[++i];
         if (!strcmp(a, "--server")) {
-            const char *colon = strrchr(v, ':');
-            if (!colon || (size_t)(colon - v) >= sizeof host) usage("--server HOST:PORT");
-            memcpy(host, v, (size_t)(colon - v));
-            host[colon - v] = 0;
-            port = (int)number(a, colon + 1);
+            servers = v;
         } else if (!strcmp(a, "--mode")) {
             int found = 0;
             for (int m = 0; m <= M_SETBUFNR; ++m) {
@@ -91,7 +114,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--keys")) nkeys = number(a, v);
         else if (!strcmp(a, "--batch")) batch = number(a, v);
         else if (!strcmp(a, "--nodelay")) nodelay = number(a, v);
-        else if (!strcmp(a, "--server-pid")) server_pid = (int)number(a, v);
+        else if (!strcmp(a, "--server-pid")) server_pids = v;
         else if (!strcmp(a, "--scenario")) scenario = v;
         else usage("unknown option");
     }
@@ -112,7 +135,9 @@ int main(int argc, char **argv) {
     memset(value, 'x', (size_t)valsize);
 
     memcached_st *memc = memcached_create(NULL);
-    check(memc, memcached_server_add(memc, host, (in_port_t)port), "server_add");
+    /* Before the servers are added, so that the continuum is built once, weighted. */
+    if (strchr(servers, ',')) memcached_behavior_set(memc, MEMCACHED_BEHAVIOR_KETAMA_WEIGHTED, 1);
+    const int nservers = add_servers(memc, servers);
     if (nodelay) memcached_behavior_set(memc, MEMCACHED_BEHAVIOR_TCP_NODELAY, 1);
     if (mode == M_SETNR || mode == M_SETBUFNR) {
         memcached_behavior_set(memc, MEMCACHED_BEHAVIOR_NOREPLY, 1);
@@ -130,12 +155,20 @@ int main(int argc, char **argv) {
     }
     memcached_result_st result;
     memcached_result_create(memc, &result);
+    if (mode == M_MGET && nservers > 1) {
+        /* The other servers of a tier connect on their first key: one mget of every key. */
+        memcached_return_t rc =
+            memcached_mget(memc, (const char *const *)keys, key_lens, (size_t)nkeys);
+        check(memc, rc, "first mget");
+        while (memcached_fetch_result(memc, &result, &rc) != NULL) {
+        }
+    }
 
     long calls = mode == M_MGET ? ops / batch : ops;
     if (calls < 1) calls = 1;
     long misses = 0, value_bytes = 0;
     const long batches = nkeys / batch;
-    double server0 = process_cpu_seconds(server_pid);
+    double server0 = servers_cpu_seconds(server_pids);
     double cpu0 = cpu_seconds();
     double t0 = now_seconds();
     for (long i = 0; i < calls; ++i) {
@@ -190,13 +223,14 @@ int main(int argc, char **argv) {
     }
     double secs = now_seconds() - t0;
     double cpu = cpu_seconds() - cpu0;
-    double server1 = process_cpu_seconds(server_pid);
+    double server1 = servers_cpu_seconds(server_pids);
     long n = mode == M_MGET ? calls * batch : calls;
 
-    printf("{\"client\":\"libmemcached\",\"scenario\":\"%s\",\"mode\":\"%s\",\"conns\":1,"
-           "\"depth\":%d,\"valsize\":%ld,\"keys\":%ld,\"unit\":\"%s\",\"ops\":%ld,"
-           "\"secs\":%.6f,\"ops_per_s\":%.1f,\"cpu_us_per_op\":%.4f,",
-           scenario, mode_names[mode], 1, valsize, nkeys, mode == M_MGET ? "key" : "op", n, secs,
+    printf("{\"client\":\"libmemcached\",\"scenario\":\"%s\",\"mode\":\"%s\",\"conns\":%d,"
+           "\"servers\":%d,\"depth\":%d,\"valsize\":%ld,\"keys\":%ld,\"unit\":\"%s\","
+           "\"ops\":%ld,\"secs\":%.6f,\"ops_per_s\":%.1f,\"cpu_us_per_op\":%.4f,",
+           scenario, mode_names[mode], nservers, nservers, 1, valsize, nkeys,
+           mode == M_MGET ? "key" : "op", n, secs,
            secs > 0 ? (double)n / secs : 0.0, cpu * 1e6 / (double)n);
     if (server0 >= 0 && server1 >= 0) {
         printf("\"server_cpu_us_per_op\":%.4f,", (server1 - server0) * 1e6 / (double)n);

@@ -1,5 +1,6 @@
-"""Shared by run_suite.py and det_counts.py: a private memcached on a free 127.0.0.1 port,
-the preloaded data, and where the suite's binaries are.
+"""Shared by run_suite.py and det_counts.py: a private memcached on a free 127.0.0.1 port
+(or a tier of them, for the many-server scenarios), the preloaded data, and where the
+suite's binaries are.
 
 The server runs as performance.md section 4 prescribes (`-t 1 -m 1024 -I 2m -U 0`), is
 started fresh by the harness and stopped by its PID, never by name: other people's
@@ -17,6 +18,9 @@ REPO_DIR = os.path.dirname(os.path.dirname(SUITE_DIR))
 
 # Preloaded data: (value size, number of keys). Keys are "v<size>:%08d".
 DATA_SETS = ((100, 1000), (102400, 100), (1048576, 100))
+# A tier's servers hold the small keys only, each of them all: whichever server a client
+# places a key on has it, so every get is a hit whatever the distribution.
+TIER_DATA_SETS = ((100, 1000),)
 
 # Debian's interpreter: it has python3-pymemcache and python3-matplotlib, while the first
 # python3 on PATH may be another installation without them.
@@ -126,3 +130,46 @@ def preload(raw_ceiling, server, data_sets=DATA_SETS):
         subprocess.run([raw_ceiling, "--server", server, "--mode", "load", "--valsize",
                         str(valsize), "--keys", str(keys), "--depth", "16" if valsize <= 1024
                         else "1"], check=True, stdout=subprocess.DEVNULL)
+
+
+class Tier:
+    """N private memcached servers, each as Memcached starts one (own port, stopped by
+    PID); a context manager that stops every one of them whatever happens."""
+
+    def __init__(self, count, log_path=None, **kw):
+        self.servers = []
+        for i in range(count):
+            log = "%s.%d" % (log_path, i) if log_path else None
+            self.servers.append(Memcached(log_path=log, **kw))
+
+    def addresses(self, n=None):
+        """"HOST:PORT,HOST:PORT,...": the first n servers (all by default), in order."""
+        return ",".join(s.address for s in self.servers[:n])
+
+    def pids(self, n=None):
+        return ",".join(str(s.pid) for s in self.servers[:n])
+
+    def start(self):
+        try:
+            for s in self.servers:
+                s.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self):
+        for s in self.servers:
+            s.stop()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def preload_tier(raw_ceiling, tier, data_sets=TIER_DATA_SETS):
+    """Every key on every server of the tier."""
+    for s in tier.servers:
+        preload(raw_ceiling, s.address, data_sets)

@@ -52,4 +52,22 @@ static inline double process_cpu_seconds(int pid) {
     return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* The sum over a comma-separated list of pids ("123" or "123,124,125,126": a tier of
+ * servers), or -1 when the list is empty or any of them cannot be read. */
+static inline double servers_cpu_seconds(const char *pids) {
+    if (!pids || !*pids) return -1;
+    double total = 0;
+    for (const char *p = pids; *p;) {
+        char *end;
+        long pid = strtol(p, &end, 10);
+        if (end == p) return -1;
+        double s = process_cpu_seconds((int)pid);
+        if (s < 0) return -1;
+        total += s;
+        p = *end == ',' ? end + 1 : end;
+        if (*end && *end != ',') return -1;
+    }
+    return total;
+}
+
 #endif

@@ -14,6 +14,13 @@
 //   S6  get 100 KB with --depth coroutines (1 = sequential, the default; run_suite uses 16 too)
 //   S7  get 1 MiB, sequential
 //   S8  --conns clients (default 4) x --depth coroutines (default 128), get 100 B
+//   S9  get_many of 100 keys over a tier (--server A,B,C,D), one call at a time; ops are keys
+//   S10 --depth coroutines (default 512) on one client over a tier, each looping get 100 B
+//   S11 --threads threads (default 2) run the io_context of one client with
+//       --conns-per-server connections (default 2); --depth coroutines (default 512) get
+//
+// --server takes a comma-separated list: the client's `servers` (ketama, weight 1), and
+// --server-pid the matching pids (the server CPU is their sum).
 //
 // The measured phase follows a short warm-up on the same clients, so the connection is up,
 // the protocol probed and every buffer and coroutine frame pool grown: the counts then
@@ -22,10 +29,12 @@
 #include <memcoro/memcoro.hpp>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <execinfo.h>
@@ -48,6 +57,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "measure.h"
@@ -57,8 +67,8 @@ namespace asio = boost::asio;
 // ---- Counting allocator -----------------------------------------------------------------
 //
 // Every replaceable global operator new/delete is replaced, so nothing the library or Asio
-// allocates through C++ escapes the count. Relaxed atomics: the bench runs one thread, but
-// Asio may start a resolver thread, and a data race would make the counts lie.
+// allocates through C++ escapes the count. Relaxed atomics: the bench runs one thread (two
+// in S11), Asio may start a resolver thread, and a data race would make the counts lie.
 
 namespace {
 
@@ -169,7 +179,7 @@ using clock_type = std::chrono::steady_clock;
 // ---- Options -----------------------------------------------------------------------------
 
 struct options {
-    std::string server = "127.0.0.1:11211";
+    std::string server = "127.0.0.1:11211";  // or "HOST:PORT,HOST:PORT,...": a tier
     std::string scenario = "S1";
     int depth = 0;  // 0: the scenario's default
     int conns = 0;  // 0: the scenario's default
@@ -182,17 +192,20 @@ struct options {
     memcoro::wire_protocol protocol = memcoro::wire_protocol::automatic;
     std::string protocol_name = "auto";
     std::string api = "item";  // S6/S7: "item" (get) or "into" (get_into a reused buffer)
-    int server_pid = 0;
+    std::string server_pids;   // "PID" or "PID,PID,...": the server CPU is their sum
+    int threads = 0;           // 0: the scenario's (2 for S11, else 1)
+    std::size_t conns_per_server = 0;  // 0: the scenario's (2 for S11, else 1)
     std::int64_t op_timeout_ms = -1;  // -1: the library's default
 };
 
 [[noreturn]] void usage(const char* why) {
     std::fprintf(stderr,
                  "memcoro_bench: %s\n"
-                 "usage: memcoro_bench [--server HOST:PORT] [--scenario S1..S8] [--depth D]\n"
-                 "         [--conns C] [--ops N | --seconds T] [--warmup N] [--valsize B]\n"
-                 "         [--keys K] [--batch K] [--protocol meta|text|auto] [--api item|into]\n"
-                 "         [--server-pid PID] [--op-timeout-ms MS]\n",
+                 "usage: memcoro_bench [--server HOST:PORT[,HOST:PORT...]] [--scenario S1..S11]\n"
+                 "         [--depth D] [--conns C] [--conns-per-server N] [--threads T]\n"
+                 "         [--ops N | --seconds T] [--warmup N] [--valsize B] [--keys K]\n"
+                 "         [--batch K] [--protocol meta|text|auto] [--api item|into]\n"
+                 "         [--server-pid PID[,PID...]] [--op-timeout-ms MS]\n",
                  why);
     std::exit(2);
 }
@@ -225,7 +238,10 @@ options parse_options(int argc, char** argv) {
         else if (a == "--valsize") o.valsize = parse_number<std::size_t>(a, value());
         else if (a == "--keys") o.keys = parse_number<std::size_t>(a, value());
         else if (a == "--batch") o.batch = parse_number<std::size_t>(a, value());
-        else if (a == "--server-pid") o.server_pid = parse_number<int>(a, value());
+        else if (a == "--server-pid") o.server_pids = value();
+        else if (a == "--threads") o.threads = parse_number<int>(a, value());
+        else if (a == "--conns-per-server")
+            o.conns_per_server = parse_number<std::size_t>(a, value());
         else if (a == "--op-timeout-ms") o.op_timeout_ms = parse_number<std::int64_t>(a, value());
         else if (a == "--api") o.api = value();
         else if (a == "--protocol") {
@@ -244,24 +260,37 @@ options parse_options(int argc, char** argv) {
         int conns;
         std::uint64_t ops;
         std::size_t valsize;
+        int threads = 1;
+        std::size_t conns_per_server = 1;
     };
     static constexpr defaults table[] = {
-        {"S1", 1, 1, 20'000, 100},          {"S2", 128, 1, 1'000'000, 100},
-        {"S3", 1, 1, 2'000'000, 100},       {"S4", 256, 1, 1'000'000, 100},
-        {"S5", 128, 1, 500'000, 100},       {"S6", 1, 1, 10'000, 102'400},
-        {"S7", 1, 1, 3'000, 1'048'576},     {"S8", 128, 4, 1'000'000, 100},
+        {"S1", 1, 1, 20'000, 100},
+        {"S2", 128, 1, 1'000'000, 100},
+        {"S3", 1, 1, 2'000'000, 100},
+        {"S4", 256, 1, 1'000'000, 100},
+        {"S5", 128, 1, 500'000, 100},
+        {"S6", 1, 1, 10'000, 102'400},
+        {"S7", 1, 1, 3'000, 1'048'576},
+        {"S8", 128, 4, 1'000'000, 100},
+        {"S9", 1, 1, 1'000'000, 100},
+        {"S10", 512, 1, 1'000'000, 100},
+        {"S11", 512, 1, 1'000'000, 100, 2, 2},
     };
     const defaults* d = nullptr;
     for (const auto& t : table) {
         if (o.scenario == t.name) d = &t;
     }
-    if (d == nullptr) usage("--scenario takes S1 .. S8");
+    if (d == nullptr) usage("--scenario takes S1 .. S11");
     if (o.depth == 0) o.depth = d->depth;
     if (o.conns == 0) o.conns = d->conns;
     if (o.ops == 0 && o.seconds <= 0) o.ops = d->ops;
     if (o.valsize == 0) o.valsize = d->valsize;
     if (o.keys == 0) o.keys = o.valsize <= 1024 ? 1000 : 100;
-    if (o.depth < 1 || o.conns < 1 || o.batch < 1 || o.keys < 1) usage("counts must be >= 1");
+    if (o.threads == 0) o.threads = d->threads;
+    if (o.conns_per_server == 0) o.conns_per_server = d->conns_per_server;
+    if (o.depth < 1 || o.conns < 1 || o.batch < 1 || o.keys < 1 || o.threads < 1) {
+        usage("counts must be >= 1");
+    }
     if (o.api != "item" && o.api != "into") usage("--api takes item or into");
     // S1 and S7 are sequential by definition; S3 issues one get_many at a time.
     if (o.scenario == "S1" || o.scenario == "S7") o.depth = 1;
@@ -315,9 +344,21 @@ struct phase_state {
     }
 };
 
+// The message of a coroutine's exception.
+std::string what(const std::exception_ptr& e) {
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+        return x.what();
+    } catch (...) {
+        return "unknown exception";
+    }
+}
+
 class bench {
 public:
-    bench(asio::io_context& ioc, const options& o) : o_(o) {
+    bench(asio::io_context& ioc, const options& o)
+        : o_(o), work_ex_(ioc.get_executor()), strand_(asio::make_strand(ioc)) {
         for (std::size_t i = 0; i < o.keys; ++i) {
             char buf[64];
             const int n = std::snprintf(buf, sizeof buf, "v%zu:%08zu", o.valsize, i);
@@ -326,7 +367,17 @@ public:
         key_views_.assign(keys_.begin(), keys_.end());
         value_.assign(o.valsize, 'x');
         memcoro::client_options co;
-        co.server = o.server;
+        if (o.server.find(',') == std::string::npos) {
+            co.server = o.server;
+        } else {
+            for (std::size_t at = 0; at <= o.server.size();) {
+                const std::size_t end = std::min(o.server.find(',', at), o.server.size());
+                co.servers.push_back({o.server.substr(at, end - at)});
+                at = end + 1;
+            }
+        }
+        servers_ = co.servers.empty() ? 1 : co.servers.size();
+        co.connections_per_server = o.conns_per_server;
         co.protocol = o.protocol;
         // Large values must fit: the library refuses values above max_value_size.
         co.max_value_size = std::max<std::size_t>(co.max_value_size, o.valsize);
@@ -364,7 +415,7 @@ public:
         } else {
             m.target = std::max<std::uint64_t>(o_.ops / calls_per_op_unit(), 1);
         }
-        const double server0 = process_cpu_seconds(o_.server_pid);
+        const double server0 = servers_cpu_seconds(o_.server_pids.c_str());
         const long csw0 = context_switches();
         const double cpu0 = cpu_seconds();
         const auto t0 = clock_type::now();
@@ -385,7 +436,7 @@ public:
         const auto t1 = clock_type::now();
         const double cpu1 = cpu_seconds();
         const long csw1 = context_switches();
-        const double server1 = process_cpu_seconds(o_.server_pid);
+        const double server1 = servers_cpu_seconds(o_.server_pids.c_str());
 
         const std::uint64_t ops = m.issued * calls_per_op_unit();
         const double secs = std::chrono::duration<double>(t1 - t0).count();
@@ -401,9 +452,10 @@ public:
             o_.scenario.c_str(), mode_name(), o_.protocol_name.c_str());
         add(",\"api\":\"%s\",\"conns\":%d,\"depth\":%d,\"valsize\":%zu,\"keys\":%zu",
             o_.api.c_str(), o_.conns, o_.depth, o_.valsize, o_.keys);
-        add(",\"unit\":\"%s\",\"ops\":%llu,\"secs\":%.6f,\"ops_per_s\":%.1f",
-            o_.scenario == "S3" ? "key" : "op", static_cast<unsigned long long>(ops), secs,
-            secs > 0 ? double(ops) / secs : 0.0);
+        add(",\"servers\":%zu,\"conns_per_server\":%zu,\"threads\":%d", servers_,
+            o_.conns_per_server, o_.threads);
+        add(",\"unit\":\"%s\",\"ops\":%llu,\"secs\":%.6f,\"ops_per_s\":%.1f", many() ? "key" : "op",
+            static_cast<unsigned long long>(ops), secs, secs > 0 ? double(ops) / secs : 0.0);
         add(",\"cpu_us_per_op\":%.4f", (cpu1 - cpu0) * 1e6 * per);
         if (server0 >= 0 && server1 >= 0) {
             add(",\"server_cpu_us_per_op\":%.4f", (server1 - server0) * 1e6 * per);
@@ -436,22 +488,25 @@ public:
         for (auto& c : clients_) c->close();
     }
 
+    [[nodiscard]] asio::any_io_executor home() const { return strand_; }
+
 private:
+    // S3 and S9 call get_many, and count its keys as operations.
+    [[nodiscard]] bool many() const { return o_.scenario == "S3" || o_.scenario == "S9"; }
+
     // get_many counts its keys as operations; every other scenario one op per call.
-    [[nodiscard]] std::uint64_t calls_per_op_unit() const {
-        return o_.scenario == "S3" ? o_.batch : 1;
-    }
+    [[nodiscard]] std::uint64_t calls_per_op_unit() const { return many() ? o_.batch : 1; }
 
     enum class work : std::uint8_t { get, get_into, get_many, set_noreply, set };
     [[nodiscard]] work work_kind() const {
-        if (o_.scenario == "S3") return work::get_many;
+        if (many()) return work::get_many;
         if (o_.scenario == "S4") return work::set_noreply;
         if (o_.scenario == "S5") return work::set;
         return o_.api == "into" ? work::get_into : work::get;
     }
 
     [[nodiscard]] const char* mode_name() const {
-        if (o_.scenario == "S3") return "get_many";
+        if (many()) return "get_many";
         if (o_.scenario == "S4") return "set_noreply";
         if (o_.scenario == "S5") return "set";
         return o_.api == "into" ? "get_into" : "get";
@@ -459,6 +514,10 @@ private:
 
     // Starts depth coroutines on each client and waits until all have finished.
     asio::awaitable<void> run_phase(phase_state& st) {
+        if (o_.threads > 1) {
+            co_await run_threaded_phase(st);
+            co_return;
+        }
         auto ex = co_await asio::this_coro::executor;
         asio::steady_timer all_done(ex, clock_type::time_point::max());
         std::size_t alive = 0;
@@ -466,15 +525,7 @@ private:
             for (int d = 0; d < o_.depth; ++d) {
                 ++alive;
                 asio::co_spawn(ex, worker(*c, st), [&](std::exception_ptr e) {
-                    if (e) {
-                        try {
-                            std::rethrow_exception(e);
-                        } catch (const std::exception& x) {
-                            st.fail(x.what());
-                        } catch (...) {
-                            st.fail("unknown exception");
-                        }
-                    }
+                    if (e) st.fail(what(e));
                     if (--alive == 0) all_done.cancel();
                 });
             }
@@ -482,9 +533,49 @@ private:
         co_await all_done.async_wait(asio::as_tuple(asio::use_awaitable));
     }
 
-    // One round trip on every client: everything written before it has been handled.
+    // With several threads (S11) the coroutines resume on either thread, so each takes
+    // its operations from a phase_state of its own: a share of the target, from its own
+    // first index. Their counts join the phase's on the strand this phase runs on, which
+    // also serializes the count of coroutines still running and the timer's cancel.
+    asio::awaitable<void> run_threaded_phase(phase_state& st) {
+        asio::steady_timer all_done(strand_, clock_type::time_point::max());
+        const std::size_t workers = clients_.size() * static_cast<std::size_t>(o_.depth);
+        std::vector<phase_state> parts(workers);
+        std::size_t alive = workers;
+        for (std::size_t w = 0; w < workers; ++w) {
+            auto& part = parts[w];
+            part.timed = st.timed;
+            part.deadline = st.deadline;
+            part.issued = st.target / workers * w;
+            part.target = w + 1 == workers ? st.target : st.target / workers * (w + 1);
+            const std::uint64_t first = part.issued;
+            auto& mc = *clients_[w % clients_.size()];
+            asio::co_spawn(work_ex_, worker(mc, part),
+                           asio::bind_executor(strand_, [&, first](std::exception_ptr e) {
+                               if (e) part.fail(what(e));
+                               st.issued += part.issued - first;
+                               st.misses += part.misses;
+                               st.errors += part.errors;
+                               st.value_bytes += part.value_bytes;
+                               if (st.first_error.empty()) st.first_error = part.first_error;
+                               if (--alive == 0) all_done.cancel();
+                           }));
+        }
+        co_await all_done.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+
+    // One round trip on every client (every server of a tier): everything written before
+    // it has been handled.
     asio::awaitable<void> fence() {
-        for (auto& c : clients_) co_await c->version();
+        for (auto& c : clients_) {
+            if (servers_ == 1) {
+                co_await c->version();
+                continue;
+            }
+            for (const auto& r : co_await c->version_each()) {
+                if (r.error) throw boost::system::system_error(r.error, "version_each");
+            }
+        }
     }
 
     asio::awaitable<void> worker(memcoro::client& mc, phase_state& st) {
@@ -532,6 +623,9 @@ private:
     }
 
     const options& o_;
+    asio::any_io_executor work_ex_;                         // the coroutines' (the io_context's)
+    asio::strand<asio::io_context::executor_type> strand_;  // run()'s, with several threads
+    std::size_t servers_ = 1;
     std::vector<std::string> keys_;
     std::vector<std::string_view> key_views_;
     std::string value_;
@@ -546,16 +640,14 @@ int main(int argc, char** argv) {
         g_trace_left = std::atol(trace);
     }
     // One thread runs everything; the hint lets Asio skip the locking a shared context needs.
-    asio::io_context ioc(1);
+    // S11 runs the same io_context on --threads threads; run() then stays on a strand.
+    asio::io_context ioc(o.threads);
     bench b(ioc, o);
     int rc = 1;
-    asio::co_spawn(ioc, b.run(), [&](std::exception_ptr e, int r) {
+    auto home = o.threads > 1 ? b.home() : asio::any_io_executor(ioc.get_executor());
+    asio::co_spawn(home, b.run(), [&](std::exception_ptr e, int r) {
         if (e) {
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& x) {
-                std::fprintf(stderr, "memcoro_bench: %s\n", x.what());
-            }
+            std::fprintf(stderr, "memcoro_bench: %s\n", what(e).c_str());
         } else {
             rc = r;
         }
@@ -563,6 +655,9 @@ int main(int argc, char** argv) {
         b.close();
         ioc.stop();
     });
+    std::vector<std::thread> more;
+    for (int t = 1; t < o.threads; ++t) more.emplace_back([&ioc] { ioc.run(); });
     ioc.run();
+    for (auto& t : more) t.join();
     return rc;
 }

@@ -6,8 +6,10 @@
 Left: throughput against requests in flight on one connection (medians, min-max bars) for
 memcoro and its peers; the 4-connection rows sit at 4 x 128 = 512 in flight, drawn hollow.
 Libraries that cannot keep requests in flight (libmemcached, pymemcache) appear as their
-sequential point and, dashed, their multiget rate in keys/s. Right: memcoro's per-round
-ratios to libmemcached and to the raw ceiling, per row.
+sequential point and, dotted, their multiget rate in keys/s. The many-server rows: S10 and
+its ceiling at 512 in flight (hollow), S11's 1- and 2-thread runs at 512, S9
+as dotted lines. Right: memcoro's per-round ratios to libmemcached, to the raw ceiling and
+(S11) to the 1-thread run, per row.
 Needs Debian's python3-matplotlib (run_suite.py installs it when missing).
 """
 import json
@@ -62,11 +64,23 @@ def main():
            hollow=True)
     series(ax, rows, [(512, "raw.get.d128.c4")], "raw get, 4 conns × 128", "^", "tab:green",
            hollow=True)
+    series(ax, rows, [(512, "mc.S10")], "memcoro, 512 coroutines over 4 servers", "P",
+           "tab:blue", hollow=True)
+    series(ax, rows, [(512, "raw.mg.d128.t4")], "raw mg, 4 servers × 128", "X", "tab:orange",
+           hollow=True)
+    series(ax, rows, [(512, "mc.S11.t1")], "memcoro 512 coroutines, 2 conns, 1 thread", "h",
+           "tab:cyan")
+    series(ax, rows, [(512, "mc.S11.t2")], "memcoro 512 coroutines, 2 conns, 2 threads", "H",
+           "tab:red")
     series(ax, rows, [(1, "lmc.get")], "libmemcached get", "D", "tab:purple")
     series(ax, rows, [(1, "py.get")], "pymemcache get", "v", "tab:brown")
     for rid, label, color in (("lmc.mget", "libmemcached mget 100 (keys/s)", "tab:purple"),
                               ("mc.S3", "memcoro get_many 100 (keys/s)", "tab:blue"),
-                              ("py.get_many", "pymemcache get_many 100 (keys/s)", "tab:brown")):
+                              ("py.get_many", "pymemcache get_many 100 (keys/s)", "tab:brown"),
+                              ("lmc.mget.t4", "libmemcached mget 100 over 4 servers (keys/s)",
+                               "tab:pink"),
+                              ("mc.S9", "memcoro get_many 100 over 4 servers (keys/s)",
+                               "tab:cyan")):
         p = point(rows, rid)
         if p:
             ax.axhline(p[0], linestyle=":", color=color, label=label)
@@ -82,7 +96,7 @@ def main():
     for rid, s in rows.items():
         if s.get("client") != "memcoro":
             continue
-        for side, color in (("lmc", "tab:purple"), ("raw", "tab:green")):
+        for side, color in (("lmc", "tab:purple"), ("raw", "tab:green"), ("base", "tab:red")):
             r = s.get("ratio_" + side)
             if r and "median" in r:
                 names.append("%s ÷ %s" % (rid, r["ref"]))
@@ -99,7 +113,7 @@ def main():
         bx.axvline(1.0, color="black", linewidth=0.8)
         bx.set_xscale("log")
         bx.set_xlabel("memcoro ÷ peer, median of per-round ratios (min–max bars)")
-        bx.set_title("ratios (purple: libmemcached, green: raw ceiling)")
+        bx.set_title("ratios (purple: libmemcached, green: raw ceiling, red: 1 thread)")
         bx.grid(True, axis="x", which="both", alpha=0.3)
 
     fig.suptitle("memcoro suite %s: memcached %s -t 1, %d round(s)%s" % (

@@ -11,6 +11,10 @@
  *   get       "get k"                     one key per request
  *   mg        "mg k v"                    meta get
  *   multiget  "get k1 .. kB"              --batch keys per request; ops are counted in keys
+ *   fanout    one connection per server of --server's list (one thread): --batch keys
+ *             spread over the servers (key j of a batch to server j mod N), "get k.." to
+ *             every server at once, then every reply read before the next batch: a
+ *             multi-key get fanned out over a tier (S9); ops are counted in keys
  *   set       "set k 0 0 S"               with reply
  *   setnr     "set k 0 0 S noreply"       written --depth at a time, then one "mn" waits
  *                                         for the server to have handled them all
@@ -18,6 +22,9 @@
  *   pingpong  1-byte TCP ping-pong with a forked echo process: the machine's round-trip
  *             floor, the noise context of a run (no memcached involved)
  * --conns C runs C connections, one thread each; --ops is the total over all of them.
+ * --server takes a comma-separated list (a tier): connection i goes to server i mod N, so
+ * --conns 4 over 4 servers is one connection to each. --server-pid takes the matching list
+ * of pids; the server CPU is their sum. Every server must hold every key.
  * Prints one JSON line, the format every program of bench/suite shares.
  */
 #define _GNU_SOURCE
@@ -39,14 +46,17 @@
 
 #include "measure.h"
 
-enum mode { M_GET, M_MG, M_MULTIGET, M_SET, M_SETNR, M_LOAD, M_PINGPONG };
+enum mode { M_GET, M_MG, M_MULTIGET, M_FANOUT, M_SET, M_SETNR, M_LOAD, M_PINGPONG };
 
-static const char *const mode_names[] = {"get", "mg", "multiget", "set", "setnr", "load",
-                                         "pingpong"};
+static const char *const mode_names[] = {"get", "mg", "multiget", "fanout", "set", "setnr",
+                                         "load", "pingpong"};
+
+#define MAX_SERVERS 16
 
 struct options {
-    char host[64];
-    int port;
+    char host[MAX_SERVERS][64];
+    int port[MAX_SERVERS];
+    int servers;
     enum mode mode;
     long depth;
     long ops;
@@ -54,7 +64,7 @@ struct options {
     long keys;
     long batch;
     long conns;
-    int server_pid;
+    const char *server_pids;
     const char *scenario;
 };
 
@@ -75,14 +85,16 @@ static void fail(const char *what) {
     exit(1);
 }
 
-static int connect_server(void) {
+static int connect_server(int server) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) die("socket");
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof sa);
     sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)opt.port);
-    if (inet_pton(AF_INET, opt.host, &sa.sin_addr) != 1) fail("--server needs an IPv4 address");
+    sa.sin_port = htons((uint16_t)opt.port[server]);
+    if (inet_pton(AF_INET, opt.host[server], &sa.sin_addr) != 1) {
+        fail("--server needs IPv4 addresses");
+    }
     if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) die("connect");
     int one = 1;
     /* Requests go out as soon as they are written, as every client under test does. */
@@ -110,6 +122,7 @@ struct parser {
     long skip;         /* value bytes (and their CRLF) still to skip */
     int skip_ends_mg;  /* the value being skipped is an mg reply: it ends with it */
     long hits_in_reply;
+    long batch; /* keys of the multi-key request being answered */
     long hits;
     long misses;
     long value_bytes;
@@ -157,7 +170,9 @@ static long parse_replies(struct parser *ps, const char *p, const char *end, siz
             ++ps->hits;
         } else if (len >= 3 && memcmp(line, "END", 3) == 0) {
             if (opt.mode == M_GET && ps->hits_in_reply == 0) ++ps->misses;
-            if (opt.mode == M_MULTIGET) ps->misses += opt.batch - ps->hits_in_reply;
+            if (opt.mode == M_MULTIGET || opt.mode == M_FANOUT) {
+                ps->misses += ps->batch - ps->hits_in_reply;
+            }
             ps->hits_in_reply = 0;
             ++completed;
         } else if (len >= 2 && memcmp(line, "EN", 2) == 0) {
@@ -232,6 +247,7 @@ static size_t append_request(struct conn *c, size_t at, long i) {
         memcpy(p, set_headers[k], set_header_len);
         memcpy(p + set_header_len, value_bytes, (size_t)opt.valsize + 2);
         return at + set_header_len + (size_t)opt.valsize + 2;
+    case M_FANOUT: /* built by run_fanout */
     case M_PINGPONG:
         break;
     }
@@ -290,6 +306,48 @@ static void *run_conn(void *arg) {
     return NULL;
 }
 
+/* ---- Fan-out over a tier ------------------------------------------------------------ */
+
+/* One thread, one connection per server: each batch sends its keys' share to every server
+ * at once, then reads the servers' replies in turn. While it blocks on the first, the
+ * others' replies wait in their sockets, so the batch takes as long as the slowest
+ * server, as a client's fanned-out call does, without a poll per batch. */
+static void run_fanout(struct conn *conns, long calls) {
+    const long n = opt.conns;
+    const long batches = opt.keys / opt.batch > 0 ? opt.keys / opt.batch : 1;
+    size_t *have = calloc((size_t)n, sizeof *have);
+    for (long i = 0; i < calls; ++i) {
+        const long first = (i % batches) * opt.batch;
+        for (long s = 0; s < n; ++s) {
+            struct conn *c = &conns[s];
+            size_t need = 8 + (size_t)opt.batch * (key_len + 1);
+            if (need > c->out_cap) {
+                c->out_cap = need;
+                c->out = realloc(c->out, c->out_cap);
+                if (!c->out) fail("out of memory");
+            }
+            char *p = c->out;
+            memcpy(p, "get", 3);
+            p += 3;
+            c->ps.batch = 0;
+            for (long j = s; j < opt.batch; j += n) {
+                *p++ = ' ';
+                memcpy(p, key_strings[(first + j) % opt.keys], key_len);
+                p += key_len;
+                ++c->ps.batch;
+            }
+            memcpy(p, "\r\n", 2);
+            if (c->ps.batch > 0) write_all(c->fd, c->out, (size_t)(p + 2 - c->out));
+        }
+        for (long s = 0; s < n; ++s) {
+            if (conns[s].ps.batch == 0) continue;
+            while (read_replies(&conns[s], &have[s]) == 0) {
+            }
+        }
+    }
+    free(have);
+}
+
 /* ---- Ping-pong ---------------------------------------------------------------------- */
 
 static void pingpong(long rounds, double *secs, double *cpu) {
@@ -316,9 +374,10 @@ static void pingpong(long rounds, double *secs, double *cpu) {
         _exit(0);
     }
     close(ls);
-    snprintf(opt.host, sizeof opt.host, "127.0.0.1");
-    opt.port = ntohs(sa.sin_port);
-    int fd = connect_server();
+    snprintf(opt.host[0], sizeof opt.host[0], "127.0.0.1");
+    opt.port[0] = ntohs(sa.sin_port);
+    opt.servers = 1;
+    int fd = connect_server(0);
     char b = 'x';
     double t0 = now_seconds(), c0 = cpu_seconds();
     for (long i = 0; i < rounds; ++i) {
@@ -335,10 +394,10 @@ static void pingpong(long rounds, double *secs, double *cpu) {
 static void usage(const char *why) {
     fprintf(stderr,
             "raw_ceiling: %s\n"
-            "usage: raw_ceiling [--server HOST:PORT] --mode get|mg|multiget|set|setnr|load|"
-            "pingpong\n"
+            "usage: raw_ceiling [--server HOST:PORT[,HOST:PORT...]]\n"
+            "         --mode get|mg|multiget|fanout|set|setnr|load|pingpong\n"
             "         [--depth D] [--ops N] [--valsize B] [--keys K] [--batch K] [--conns C]\n"
-            "         [--server-pid PID] [--scenario LABEL]\n",
+            "         [--server-pid PID[,PID...]] [--scenario LABEL]\n",
             why);
     exit(2);
 }
@@ -354,9 +413,32 @@ static long number(const char *name, const char *s) {
     return v;
 }
 
+/* "HOST:PORT[,HOST:PORT...]" into opt.host and opt.port. */
+static void parse_servers(const char *list) {
+    opt.servers = 0;
+    for (const char *p = list; *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        char entry[96];
+        if (opt.servers == MAX_SERVERS || len >= sizeof entry) usage("--server: too long a list");
+        memcpy(entry, p, len);
+        entry[len] = 0;
+        const char *colon = strrchr(entry, ':');
+        if (!colon || (size_t)(colon - entry) >= sizeof opt.host[0]) usage("--server HOST:PORT");
+        memcpy(opt.host[opt.servers], entry, (size_t)(colon - entry));
+        opt.host[opt.servers][colon - entry] = 0;
+        opt.port[opt.servers] = (int)number("--server", colon + 1);
+        ++opt.servers;
+        p = end ? end + 1 : p + len;
+    }
+    if (opt.servers == 0) usage("--server HOST:PORT");
+}
+
 static void parse_options(int argc, char **argv) {
-    snprintf(opt.host, sizeof opt.host, "127.0.0.1");
-    opt.port = 11211;
+    snprintf(opt.host[0], sizeof opt.host[0], "127.0.0.1");
+    opt.port[0] = 11211;
+    opt.servers = 1;
+    opt.server_pids = "";
     opt.mode = M_GET;
     opt.depth = 1;
     opt.ops = 20000;
@@ -371,11 +453,7 @@ static void parse_options(int argc, char **argv) {
         if (i + 1 >= argc) usage("every option takes a value");
         const char *v = argv[++i];
         if (!strcmp(a, "--server")) {
-            const char *colon = strrchr(v, ':');
-            if (!colon || (size_t)(colon - v) >= sizeof opt.host) usage("--server HOST:PORT");
-            memcpy(opt.host, v, (size_t)(colon - v));
-            opt.host[colon - v] = 0;
-            opt.port = (int)number(a, colon + 1);
+            parse_servers(v);
         } else if (!strcmp(a, "--mode")) {
             int found = 0;
             for (int m = 0; m <= M_PINGPONG; ++m) {
@@ -392,7 +470,7 @@ static void parse_options(int argc, char **argv) {
         else if (!strcmp(a, "--keys")) opt.keys = number(a, v);
         else if (!strcmp(a, "--batch")) opt.batch = number(a, v);
         else if (!strcmp(a, "--conns")) opt.conns = number(a, v);
-        else if (!strcmp(a, "--server-pid")) opt.server_pid = (int)number(a, v);
+        else if (!strcmp(a, "--server-pid")) opt.server_pids = v;
         else if (!strcmp(a, "--scenario")) opt.scenario = v;
         else usage("unknown option");
     }
@@ -405,16 +483,19 @@ static void parse_options(int argc, char **argv) {
         opt.ops = opt.keys;
         opt.conns = 1;
     }
+    if (opt.mode == M_FANOUT) opt.conns = opt.servers; /* one connection per server */
 }
 
 static void print_result(long ops, double secs, double cpu, double server_cpu, long value_bytes,
                          long misses) {
-    const char *unit = opt.mode == M_MULTIGET ? "key" : opt.mode == M_PINGPONG ? "rtt" : "op";
-    printf("{\"client\":\"raw\",\"scenario\":\"%s\",\"mode\":\"%s\",\"conns\":%ld,\"depth\":%ld,"
-           "\"valsize\":%ld,\"keys\":%ld,\"unit\":\"%s\",\"ops\":%ld,\"secs\":%.6f,"
-           "\"ops_per_s\":%.1f,\"cpu_us_per_op\":%.4f,",
-           opt.scenario, mode_names[opt.mode], opt.conns, opt.depth, opt.valsize, opt.keys, unit,
-           ops, secs, secs > 0 ? (double)ops / secs : 0.0, cpu * 1e6 / (double)ops);
+    const char *unit = opt.mode == M_MULTIGET || opt.mode == M_FANOUT ? "key"
+                       : opt.mode == M_PINGPONG                    ? "rtt"
+                                                                   : "op";
+    printf("{\"client\":\"raw\",\"scenario\":\"%s\",\"mode\":\"%s\",\"conns\":%ld,\"servers\":%d,"
+           "\"depth\":%ld,\"valsize\":%ld,\"keys\":%ld,\"unit\":\"%s\",\"ops\":%ld,"
+           "\"secs\":%.6f,\"ops_per_s\":%.1f,\"cpu_us_per_op\":%.4f,",
+           opt.scenario, mode_names[opt.mode], opt.conns, opt.servers, opt.depth, opt.valsize,
+           opt.keys, unit, ops, secs, secs > 0 ? (double)ops / secs : 0.0, cpu * 1e6 / (double)ops);
     if (server_cpu >= 0) printf("\"server_cpu_us_per_op\":%.4f,", server_cpu * 1e6 / (double)ops);
     else printf("\"server_cpu_us_per_op\":null,");
     printf("\"mb_per_s\":%.2f,\"allocs_per_op\":null,\"misses\":%ld,\"errors\":0}\n",
@@ -454,37 +535,45 @@ int main(int argc, char **argv) {
     memset(value_bytes, 'x', (size_t)opt.valsize);
     memcpy(value_bytes + opt.valsize, "\r\n", 2);
 
-    /* Requests per connection: multiget counts keys, so it makes ops/batch requests. */
-    long calls = opt.mode == M_MULTIGET ? opt.ops / opt.batch : opt.ops;
-    if (calls < opt.conns) calls = opt.conns;
+    /* Requests per connection: multiget counts keys, so it makes ops/batch requests; a
+     * fan-out makes ops/batch batches on one thread. */
+    const int by_key = opt.mode == M_MULTIGET || opt.mode == M_FANOUT;
+    long calls = by_key ? opt.ops / opt.batch : opt.ops;
+    if (opt.mode == M_FANOUT && calls < 1) calls = 1;
+    if (opt.mode != M_FANOUT && calls < opt.conns) calls = opt.conns;
+    const int threads = opt.mode != M_FANOUT;
     struct conn *conns = calloc((size_t)opt.conns, sizeof *conns);
     pthread_barrier_init(&start_barrier, NULL, (unsigned)opt.conns + 1);
     for (long i = 0; i < opt.conns; ++i) {
         struct conn *c = &conns[i];
         c->index = (int)i;
-        c->fd = connect_server();
+        c->fd = connect_server((int)(i % opt.servers));
         c->calls = calls / opt.conns + (i < calls % opt.conns ? 1 : 0);
+        c->ps.batch = opt.batch;
         /* 256 KB: a whole window of small replies fits in one read. */
         c->in_cap = 256 * 1024;
         c->in = malloc(c->in_cap);
         c->out_cap = 64 * 1024;
         c->out = malloc(c->out_cap);
-        if (pthread_create(&c->thread, NULL, run_conn, c) != 0) fail("pthread_create");
+        if (threads && pthread_create(&c->thread, NULL, run_conn, c) != 0) {
+            fail("pthread_create");
+        }
     }
-    double server0 = process_cpu_seconds(opt.server_pid);
+    double server0 = servers_cpu_seconds(opt.server_pids);
     double cpu0 = cpu_seconds();
     double t0 = now_seconds();
-    pthread_barrier_wait(&start_barrier);
+    if (threads) pthread_barrier_wait(&start_barrier);
+    else run_fanout(conns, calls);
     long value_total = 0, misses = 0;
     for (long i = 0; i < opt.conns; ++i) {
-        pthread_join(conns[i].thread, NULL);
+        if (threads) pthread_join(conns[i].thread, NULL);
         value_total += conns[i].ps.value_bytes;
         misses += conns[i].ps.misses;
     }
     double secs = now_seconds() - t0;
     double cpu = cpu_seconds() - cpu0;
-    double server1 = process_cpu_seconds(opt.server_pid);
-    long ops = opt.mode == M_MULTIGET ? calls * opt.batch : calls;
+    double server1 = servers_cpu_seconds(opt.server_pids);
+    long ops = by_key ? calls * opt.batch : calls;
     print_result(ops, secs, cpu, server0 >= 0 && server1 >= 0 ? server1 - server0 : -1,
                  value_total, misses);
     for (long i = 0; i < opt.conns; ++i) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""run_suite.py: memcoro's scenarios S1-S8 next to libmemcached, pymemcache and the
-raw-socket ceiling, in one run (shared/performance.md section 4).
+"""run_suite.py: memcoro's scenarios S1-S11 next to libmemcached, pymemcache and the
+raw-socket ceiling, in one run (shared/performance.md section 4; S9-S11 are the many-server
+rows).
 
     bench/suite/run_suite.py [--rounds 5] [--only S1,S2] [--quick] [--out DIR]
                              [--bin build/release/bench/suite] [--protocol auto]
@@ -9,7 +10,9 @@ It starts its own memcached (-t 1 -m 1024 -I 2m -U 0 on a free 127.0.0.1 port, s
 PID), preloads 1000 x 100 B, 100 x 100 KB and 100 x 1 MiB values, then runs every row of the
 chosen scenarios once per round, round after round (all rows of round 1, then round 2, ...),
 so that slow drift on a shared machine hits every row alike. Each row is one process
-printing one JSON line.
+printing one JSON line. S9-S11 run against a tier of 4 more such servers (S11 uses the
+first of them), each holding every 100 B key; each server is started only when a chosen
+row needs it.
 
 Output: a markdown report on stdout; in --out, suite-<time>.json (every measurement, the
 per-scenario summary, the noise context) and suite-<time>.png (throughput against requests
@@ -20,6 +23,7 @@ memcoro/libmemcached and memcoro/raw are what to quote (performance.md section 4
 "faster" needs the minimum ratio above 1.0.
 """
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -33,14 +37,16 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mcserver  # noqa: E402  (the suite's own module, next to this file)
 
-SCENARIOS = ("S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8")
+SCENARIOS = ("S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9", "S10", "S11")
 DEPTHS = (16, 128, 1024)
+TIER = 4  # servers of the many-server rows (S9, S10)
 
 
 class Row:
     """One measured program invocation, repeated once per round."""
 
-    def __init__(self, rid, scenario, client, what, argv, ops, depth=1, conns=1, kind="get"):
+    def __init__(self, rid, scenario, client, what, argv, ops, depth=1, conns=1, kind="get",
+                 servers=0):
         self.rid = rid
         self.scenario = scenario  # the scenario whose group it belongs to (first one)
         self.client = client      # memcoro, raw, libmemcached, pymemcache, limit
@@ -50,6 +56,7 @@ class Row:
         self.depth = depth        # requests in flight per connection, for the plot
         self.conns = conns
         self.kind = kind          # get, mg, multiget, set, ...: the plot's series
+        self.servers = servers    # 0: the suite's server; N: the first N of the tier
 
 
 def build_rows(bins, protocol):
@@ -163,6 +170,40 @@ def build_rows(bins, protocol):
         kind="mg")
     add("S8", "raw.get.d128.c4", "S8", "raw", "raw get, 4 conns x depth 128",
         raw + ["--mode", "get", "--depth", "128", "--conns", "4"], 300000, depth=128, conns=4)
+
+    # S9: get_many of 100 keys over 4 servers (ketama, one connection each), one call at a
+    # time: a request to each server at once. libmemcached with weighted ketama places the
+    # keys the same way and fans out too; raw sends 25 keys to each server and reads all.
+    add("S9", "mc.S9", "S9", "memcoro", "memcoro get_many 100 keys over 4 servers (keys/s)",
+        mc + ["--scenario", "S9"], 1000000, depth=100, conns=TIER, kind="tier_multiget",
+        servers=TIER)
+    if lmc:
+        add("S9", "lmc.mget.t4", "S9", "libmemcached",
+            "memcached_mget 100 keys over 4 servers, ketama (keys/s)",
+            lmc + ["--mode", "mget"], 1000000, depth=100, conns=TIER, kind="tier_multiget",
+            servers=TIER)
+    add("S9", "raw.fanout.t4", "S9", "raw", "raw get of 25 keys to each of 4 servers (keys/s)",
+        raw + ["--mode", "fanout"], 1000000, depth=100, conns=TIER, kind="tier_multiget",
+        servers=TIER)
+
+    # S10: 512 coroutines on one client over 4 servers (128 per connection), against the
+    # ceiling with one connection to each server x depth 128.
+    add("S10", "mc.S10", "S10", "memcoro", "memcoro get, 512 coroutines over 4 servers",
+        mc + ["--scenario", "S10"], 1000000, depth=128, conns=TIER, kind="tier", servers=TIER)
+    add("S10", "raw.mg.d128.t4", "S10", "raw", "raw mg, 4 servers x depth 128",
+        raw + ["--mode", "mg", "--depth", "128", "--conns", str(TIER)], 1000000, depth=128,
+        conns=TIER, kind="tier", servers=TIER)
+    add("S10", "raw.get.d128.t4", "S10", "raw", "raw get, 4 servers x depth 128",
+        raw + ["--mode", "get", "--depth", "128", "--conns", str(TIER)], 300000, depth=128,
+        conns=TIER, kind="tier", servers=TIER)
+
+    # S11: one client, 2 connections to one server, 512 coroutines; its io_context run by
+    # 2 threads against 1 (same rounds): the ratio is the speedup.
+    for t in (1, 2):
+        add("S11", "mc.S11.t%d" % t, "S11", "memcoro",
+            "memcoro get, 512 coroutines, 2 conns, %d thread%s" % (t, "s" if t > 1 else ""),
+            mc + ["--scenario", "S11", "--threads", str(t)], 1000000, depth=256, conns=2,
+            kind="threads", servers=1)
     return rows
 
 
@@ -193,6 +234,12 @@ def references(protocol):
                        "cpu": 150, "note": "≥1.0× lmc; ≤150 µs/op"},
         "mc.S8": {"raw": ceiling + ".d128.c4", "targets": {"raw": 0.8},
                   "note": "≥0.8× raw 4×128"},
+        "mc.S9": {"lmc": "lmc.mget.t4", "raw": "raw.fanout.t4", "targets": {"lmc": 1.2},
+                  "note": "≥1.2× lmc mget over 4 servers"},
+        "mc.S10": {"raw": ceiling + ".d128.t4", "targets": {"raw": 0.9},
+                   "note": "≥0.9× raw 4 servers×128"},
+        "mc.S11.t2": {"base": "mc.S11.t1", "targets": {"base": 1.0},
+                      "note": "2 threads ≥1.0× 1 thread"},
     }
     for d in DEPTHS:
         r = {"lmc": "lmc.mget", "raw": "%s.d%d" % (ceiling, d), "cpu": 0.5, "allocs": 0}
@@ -203,6 +250,11 @@ def references(protocol):
             r["note"] = "≥0.8× raw mg; ≤0.5 µs/op; 0 allocs"
         refs["mc.S2.d%d" % d] = r
     return refs
+
+
+# Sides of a memcoro row's comparisons: libmemcached, the raw ceiling, and another memcoro
+# row (S11: 2 threads against 1).
+SIDES = ("lmc", "raw", "base")
 
 
 def run_row(row, server, server_pid, ops, timeout):
@@ -267,6 +319,7 @@ def summarize(rows, results, refs):
             "server_cpu_us_per_op": stats_of([m.get("server_cpu_us_per_op") for m in recs]),
             "allocs_per_op": stats_of([m.get("allocs_per_op") for m in recs]),
             "ctxsw_per_op": stats_of([m.get("ctxsw_per_op") for m in recs]),
+            "misses": sum(m.get("misses") or 0 for m in recs),
         }
     per_round = {}
     for m in results:
@@ -278,7 +331,7 @@ def summarize(rows, results, refs):
             continue
         s = by_row[rid]
         verdicts = []
-        for side in ("lmc", "raw"):
+        for side in SIDES:
             other = ref.get(side)
             if not other or other not in by_row:
                 continue
@@ -342,15 +395,18 @@ def markdown(rows, summary, meta, rounds_info):
     out.append("")
     out.append("### memcoro against its peers (median of per-round ratios, min–max)")
     out.append("")
-    out.append("| row | memcoro ops/s (min–max) | ÷ libmemcached | ÷ raw ceiling | "
-               "client µs/op | server µs/op | allocs/op | target (performance.md) | met? |")
-    out.append("|---|---|---|---|---|---|---|---|---|")
+    # The 2-thread row of S11 compares with the 1-thread row: a column only when it ran.
+    base = any(summary[r.rid].get("ratio_base") for r in rows if r.client == "memcoro")
+    out.append("| row | memcoro ops/s (min–max) | ÷ libmemcached | ÷ raw ceiling | %s"
+               "client µs/op | server µs/op | allocs/op | target (performance.md) | met? |" % (
+                   "÷ memcoro | " if base else ""))
+    out.append("|---|---|---|---|---|---|---|---|---|%s" % ("---|" if base else ""))
     for r in rows:
         s = summary[r.rid]
         if r.client != "memcoro":
             continue
         if not s["ops_per_s"]:
-            out.append("| %s | failed | | | | | | | |" % r.rid)
+            out.append("| %s | failed | | | | | | | |%s" % (r.rid, " |" if base else ""))
             continue
         o = s["ops_per_s"]
 
@@ -363,13 +419,17 @@ def markdown(rows, summary, meta, rounds_info):
         met = ", ".join("%s %s" % ("✔" if v["met"] else "✘", v["check"])
                         for v in s.get("verdicts", [])) or "—"
         unit = "keys/s" if s["unit"] == "key" else ""
-        out.append("| %s | %s%s (%s–%s) | %s | %s | %s | %s | %s | %s | %s |" % (
+        out.append("| %s | %s%s (%s–%s) | %s | %s | %s%s | %s | %s | %s | %s |" % (
             r.rid, fmt_rate(o["median"]), " " + unit if unit else "", fmt_rate(o["min"]),
-            fmt_rate(o["max"]), ratio("lmc"), ratio("raw"),
+            fmt_rate(o["max"]), ratio("lmc"), ratio("raw"), ratio("base") + " | " if base else "",
             fmt_num(s["cpu_us_per_op"]["median"] if s["cpu_us_per_op"] else None),
             fmt_num(s["server_cpu_us_per_op"]["median"] if s["server_cpu_us_per_op"] else None),
             fmt_num(s["allocs_per_op"]["median"] if s["allocs_per_op"] else None),
             s.get("target", ""), met))
+    missed = ["%s (%d)" % (r.rid, summary[r.rid]["misses"]) for r in rows
+              if summary[r.rid].get("misses")]
+    out.append("")
+    out.append("Misses: %s." % (", ".join(missed) if missed else "none in any row"))
     out.append("")
     out.append("### every row")
     out.append("")
@@ -451,7 +511,7 @@ def main():
     only = [s.strip().upper() for s in args.only.split(",") if s.strip()]
     for s in only:
         if s not in SCENARIOS:
-            sys.exit("run_suite: unknown scenario %s (S1..S8)" % s)
+            sys.exit("run_suite: unknown scenario %s (S1..S11)" % s)
 
     bins = find_binaries(args.bin)
     by_scenario = build_rows(bins, args.protocol)
@@ -465,7 +525,7 @@ def main():
         # A comparator that belongs to another scenario (lmc.mget serves S2 and S3) runs
         # right after this scenario's rows, so that it stays adjacent to its memcoro row.
         for r in by_scenario[s]:
-            for side in ("lmc", "raw"):
+            for side in SIDES:
                 rid = all_refs.get(r.rid, {}).get(side)
                 if rid in all_rows and all_rows[rid] not in group:
                     group.append(all_rows[rid])
@@ -487,19 +547,36 @@ def main():
             "protocol": args.protocol, "only": only, "argv": sys.argv}
 
     log = os.path.join(args.out, "memcached-%s.log" % stamp)
-    with mcserver.Memcached(log_path=log) as server:
-        meta["memcached_version"] = subprocess.run(
-            ["memcached", "-V"], capture_output=True, text=True).stdout.split()[-1]
-        meta["server"] = server.address
-        print("run_suite: memcached pid %d at %s; preloading" % (server.pid, server.address),
-              file=sys.stderr)
-        mcserver.preload(bins["raw_ceiling"], server.address)
+    tier_size = max(r.servers for r in rows)
+    meta["memcached_version"] = subprocess.run(
+        ["memcached", "-V"], capture_output=True, text=True).stdout.split()[-1]
+    with contextlib.ExitStack() as stack:
+        server, tier = None, None
+        if any(r.servers == 0 for r in rows):
+            server = stack.enter_context(mcserver.Memcached(log_path=log))
+            meta["server"] = server.address
+            print("run_suite: memcached pid %d at %s; preloading" % (server.pid, server.address),
+                  file=sys.stderr)
+            mcserver.preload(bins["raw_ceiling"], server.address)
+        if tier_size:
+            tier = stack.enter_context(mcserver.Tier(tier_size, log_path=log + ".tier"))
+            meta["tier"] = tier.addresses()
+            print("run_suite: tier of %d memcached, pids %s at %s; preloading every one" % (
+                tier_size, tier.pids(), tier.addresses()), file=sys.stderr)
+            mcserver.preload_tier(bins["raw_ceiling"], tier)
+
+        def where(r):
+            """The --server and --server-pid of a row: the suite's server, or a tier."""
+            if r.servers == 0:
+                return server.address, str(server.pid)
+            return tier.addresses(r.servers), tier.pids(r.servers)
+
         for rnd in range(1, rounds + 1):
             info = {"round": rnd, "loadavg_start": loadavg()}
             busy0, total0 = cpu_jiffies()
             for r in rows:
                 ops = max(r.ops // scale, 200 if r.kind in ("get1m", "get100k") else 1000)
-                rec = run_row(r, server.address, server.pid, ops, args.timeout)
+                rec = run_row(r, *where(r), ops, args.timeout)
                 rec.update({"row": r.rid, "round": rnd, "group": r.scenario})
                 results.append(rec)
                 shown = ("%s %s/s" % (fmt_rate(rec["ops_per_s"]), rec.get("unit", "op"))

@@ -20,19 +20,30 @@ namespace asio = boost::asio;
 namespace detail {
 namespace {
 
-// Groups the keys of a multi-key call by the server each goes to, in request order.
+// Groups the keys of a multi-key call by the server each goes to, in request order. Each
+// key is placed once; the counts per server size every list before it is filled.
 key_split split_keys(const router& r, std::span<const std::string_view> keys) {
     key_split out;
-    std::vector<std::size_t> part_of(r.server_count(), placement::none);
+    std::vector<std::size_t> server_of(keys.size());
+    std::vector<std::size_t> count(r.server_count(), 0);
+    std::size_t parts = 0;
     for (std::size_t i = 0; i < keys.size(); ++i) {
-        const std::size_t s = r.server_for(keys[i]);
+        const std::size_t s = server_of[i] = r.server_for(keys[i]);
         if (s == placement::none) {
             out.dead.push_back(i);
-            continue;
+        } else if (count[s]++ == 0) {
+            ++parts;
         }
+    }
+    out.parts.reserve(parts);
+    std::vector<std::size_t> part_of(r.server_count(), placement::none);
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+        const std::size_t s = server_of[i];
+        if (s == placement::none) continue;
         if (part_of[s] == placement::none) {
             part_of[s] = out.parts.size();
             out.parts.push_back({s, {}});
+            out.parts.back().positions.reserve(count[s]);
         }
         out.parts[part_of[s]].positions.push_back(i);
     }
@@ -47,6 +58,7 @@ class key_copies {
         std::size_t total = 0;
         for (const auto k : keys) total += k.size();
         bytes_.reserve(total);
+        views_.reserve(keys.size());
         for (const auto k : keys) {
             views_.emplace_back(bytes_.data() + bytes_.size(), k.size());
             bytes_.append(k);  // reserved: the views stay valid
@@ -75,35 +87,51 @@ std::vector<std::string_view> keys_at(std::span<const std::string_view> keys,
     return out;
 }
 
-// get_many / gets_many: the hits of every child, back in request order.
+// get_many / gets_many: the hits of every child, back in request order. Each child's
+// items stay in the vector it delivered; a table by request position says which child's
+// item, if any, answers that key, so each item moves once, into the caller's vector.
 class many_fanout final : public fanout<void(error_code, std::vector<item>), std::vector<item>> {
   public:
     many_fanout(completion<void(error_code, std::vector<item>)> h, asio::any_io_executor ex,
                 const key_split& split, std::span<const std::string_view> keys, bool misses)
-        : fanout(std::move(h), std::move(ex), split.parts.size()), keys_(keys), misses_(misses) {
+        : fanout(std::move(h), std::move(ex), split.parts.size()),
+          keys_(keys),
+          misses_(misses),
+          results_(split.parts.size()),
+          hit_at_(keys.size()) {
+        positions_.reserve(split.parts.size());
         for (const auto& p : split.parts) positions_.push_back(p.positions);
     }
 
   private:
+    // Child `child`'s item `index`; child none: no hit for that position.
+    struct hit {
+        std::size_t child = placement::none;
+        std::size_t index = 0;
+    };
+
     void absorb(std::size_t i, error_code ec, std::vector<item>&& items) override {
         if (ec) {
             if (!(misses_ && is_network_or_server_error(ec)) && !error_) error_ = ec;
             return;
         }
         std::size_t cursor = 0;
-        for (auto& it : items) {
-            const std::size_t at = keys_.find(positions_[i], it.key(), cursor);
-            if (at != placement::none) hits_.emplace_back(at, std::move(it));
+        for (std::size_t j = 0; j < items.size(); ++j) {
+            const std::size_t at = keys_.find(positions_[i], items[j].key(), cursor);
+            if (at == placement::none) continue;
+            hit_at_[at] = {i, j};
+            ++hits_;
         }
+        results_[i] = std::move(items);
     }
     void finish(completion<void(error_code, std::vector<item>)>& h,
                 const asio::any_io_executor& ex) override {
         std::vector<item> out;
         if (!error_) {
-            std::stable_sort(hits_.begin(), hits_.end(),
-                             [](const auto& a, const auto& b) { return a.first < b.first; });
-            out.reserve(hits_.size());
-            for (auto& [at, it] : hits_) out.push_back(std::move(it));
+            out.reserve(hits_);
+            for (const auto& [child, index] : hit_at_) {
+                if (child != placement::none) out.push_back(std::move(results_[child][index]));
+            }
         }
         dispatch_completion(std::move(h), ex, error_, std::move(out));
     }
@@ -111,7 +139,9 @@ class many_fanout final : public fanout<void(error_code, std::vector<item>), std
     key_copies keys_;
     bool misses_;
     std::vector<std::vector<std::size_t>> positions_;
-    std::vector<std::pair<std::size_t, item>> hits_;
+    std::vector<std::vector<item>> results_;  // per child
+    std::vector<hit> hit_at_;                 // per request position
+    std::size_t hits_ = 0;
     error_code error_;
 };
 
@@ -234,6 +264,7 @@ void start_children(const std::shared_ptr<Fanout>& parent, const router& r,
 
 std::vector<std::size_t> servers_of(const key_split& split) {
     std::vector<std::size_t> out;
+    out.reserve(split.parts.size());
     for (const auto& p : split.parts) out.push_back(p.server);
     return out;
 }

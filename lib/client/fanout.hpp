@@ -25,7 +25,9 @@ template <class Sig, class Child>
 class fanout : public std::enable_shared_from_this<fanout<Sig, Child>> {
   public:
     fanout(completion<Sig> handler, asio::any_io_executor fallback, std::size_t children)
-        : handler_(std::move(handler)), fallback_(std::move(fallback)), pending_(children) {}
+        : handler_(std::move(handler)), fallback_(std::move(fallback)), pending_(children) {
+        children_.reserve(children);
+    }
     virtual ~fanout() = default;
     fanout(const fanout&) = delete;
     fanout& operator=(const fanout&) = delete;
