@@ -10,49 +10,31 @@
 #include <string>
 #include <vector>
 
-#include "test_common.hpp"
+#include "tier_common.hpp"
 
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
 using boost::system::error_code;
-using memcoro::test::memcached_server;
+using memcoro::test::alive;
 using memcoro::test::raw_get;
 using memcoro::test::run_client;
 using memcoro::test::sleep_for;
+using memcoro::test::tier;
 using memcoro::test::value_of;
+using memcoro::test::wait_until_alive;
 using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-struct tier {
-    std::vector<std::unique_ptr<memcached_server>> servers;
-
-    tier() {
-        for (int i = 0; i < 3; ++i) servers.push_back(std::make_unique<memcached_server>());
-    }
-
-    memcoro::client_options options() const {
-        memcoro::client_options o;
-        for (const auto& s : servers) o.servers.push_back({s->address()});
-        o.protocol = memcoro::wire_protocol::meta;
-        o.op_timeout = 2s;
-        o.connect_timeout = 500ms;
-        o.failure_limit = 2;
-        o.dead_timeout = 1s;
-        return o;
-    }
-
-    // The server that holds `key` (set through the client beforehand).
-    std::size_t home_of(std::string_view key) const {
-        for (std::size_t i = 0; i < servers.size(); ++i) {
-            if (servers[i]->running() && !servers[i]->paused() &&
-                raw_get(*servers[i], key) != "END\r\n") {
-                return i;
-            }
-        }
-        return servers.size();
-    }
-};
+// Three servers, with short times so that failures show quickly.
+memcoro::client_options fast_options(const memcoro::test::tier& t) {
+    auto o = t.options();
+    o.op_timeout = 2s;
+    o.connect_timeout = 500ms;
+    o.failure_limit = 2;
+    o.dead_timeout = 1s;
+    return o;
+}
 
 std::string key_n(std::size_t i) {
     return "f:" + std::to_string(i);
@@ -64,23 +46,19 @@ asio::awaitable<std::vector<std::vector<std::string>>> keys_by_server(memcoro::c
     std::vector<std::vector<std::string>> out(t.servers.size());
     for (std::size_t i = 0; i < 300; ++i) {
         co_await mc.set(key_n(i), key_n(i));
-        const auto home = t.home_of(key_n(i));
-        REQUIRE(home < out.size());
-        if (out[home].size() < 20) out[home].push_back(key_n(i));
+        const auto on = t.holders(key_n(i));
+        REQUIRE(on.size() == 1);
+        if (out[on.front()].size() < 20) out[on.front()].push_back(key_n(i));
     }
     for (const auto& keys : out) REQUIRE(!keys.empty());
     co_return out;
-}
-
-asio::awaitable<memcoro::server_status::state> state_of(memcoro::client& mc, std::size_t i) {
-    co_return mc.server_status()[i].health;
 }
 
 }  // namespace
 
 TEST_CASE("a server killed under 1,000 coroutines: every operation ends, none with a wrong value") {
     tier t;
-    run_client(t.options(), [&](memcoro::client& mc) -> asio::awaitable<void> {
+    run_client(fast_options(t), [&](memcoro::client& mc) -> asio::awaitable<void> {
         const auto keys = co_await keys_by_server(mc, t);
         auto ex = co_await asio::this_coro::executor;
         std::size_t finished = 0;
@@ -129,13 +107,13 @@ TEST_CASE("a server killed under 1,000 coroutines: every operation ends, none wi
         CHECK(errors_on_victim > 0);
         // The healthy servers' operations never waited on the dead one's timeouts.
         CHECK(worst_elsewhere < 1s);
-        CHECK(co_await state_of(mc, 0) != memcoro::server_status::state::alive);
+        CHECK(!alive(mc, 0));
     });
 }
 
 TEST_CASE("a dead server fails fast, and is used again after a restart without any call") {
     tier t;
-    auto o = t.options();
+    auto o = fast_options(t);
     std::vector<std::pair<std::size_t, memcoro::server_status::state>> events;
     o.on_server_state = [&](const memcoro::server_status& s) {
         events.emplace_back(s.index, s.health);
@@ -145,12 +123,11 @@ TEST_CASE("a dead server fails fast, and is used again after a restart without a
         const auto& victim_key = keys[1].front();
         t.servers[1]->kill();
         // Failures until the limit: each a failed connect.
-        for (int i = 0; i < 5 && co_await state_of(mc, 1) == memcoro::server_status::state::alive;
-             ++i) {
+        for (int i = 0; i < 5 && alive(mc, 1); ++i) {
             auto [ec, it] = co_await mc.get(victim_key, asio::as_tuple(asio::use_awaitable));
             CHECK(ec);
         }
-        REQUIRE(co_await state_of(mc, 1) != memcoro::server_status::state::alive);
+        REQUIRE(!alive(mc, 1));
         const auto status = mc.server_status()[1];
         CHECK(status.dead_until > clock_type::now());
 
@@ -167,15 +144,10 @@ TEST_CASE("a dead server fails fast, and is used again after a restart without a
 
         t.servers[1]->restart();
         // Back within dead_timeout plus one probe, with no call from here.
-        const auto deadline = clock_type::now() + o.dead_timeout + 3s;
-        while (co_await state_of(mc, 1) != memcoro::server_status::state::alive &&
-               clock_type::now() < deadline) {
-            co_await sleep_for(20ms);
-        }
-        CHECK(co_await state_of(mc, 1) == memcoro::server_status::state::alive);
+        CHECK(co_await wait_until_alive(mc, 1, o.dead_timeout + 3s));
         co_await mc.set(victim_key, "again");
         CHECK(value_of(co_await mc.get(victim_key)) == "again");
-        CHECK(t.home_of(victim_key) == 1);
+        CHECK(t.holders(victim_key) == std::vector<std::size_t>{1});
     });
     REQUIRE(events.size() == 2);
     CHECK(events[0] == std::pair{std::size_t{1}, memcoro::server_status::state::dead});
@@ -184,7 +156,7 @@ TEST_CASE("a dead server fails fast, and is used again after a restart without a
 
 TEST_CASE("a hung server times out, is marked dead, then fails fast until it continues") {
     tier t;
-    auto o = t.options();
+    auto o = fast_options(t);
     o.op_timeout = 200ms;
     run_client(o, [&](memcoro::client& mc) -> asio::awaitable<void> {
         const auto keys = co_await keys_by_server(mc, t);
@@ -194,15 +166,14 @@ TEST_CASE("a hung server times out, is marked dead, then fails fast until it con
         // connects again (the kernel accepts for a stopped process) and times out again.
         int timeouts = 0;
         const auto give_up = clock_type::now() + 10s;
-        while (co_await state_of(mc, 2) == memcoro::server_status::state::alive &&
-               clock_type::now() < give_up) {
+        while (alive(mc, 2) && clock_type::now() < give_up) {
             auto [ec, it] = co_await mc.get(victim_key, asio::as_tuple(asio::use_awaitable));
             CHECK(ec);
             if (ec == memcoro::error::timeout) ++timeouts;
             if (ec == memcoro::error::not_connected) co_await sleep_for(20ms);
         }
         CHECK(timeouts == static_cast<int>(o.failure_limit));
-        REQUIRE(co_await state_of(mc, 2) != memcoro::server_status::state::alive);
+        REQUIRE(!alive(mc, 2));
         // Fast failures, well under a millisecond each on average.
         const auto start = clock_type::now();
         for (int i = 0; i < 100; ++i) {
@@ -212,29 +183,24 @@ TEST_CASE("a hung server times out, is marked dead, then fails fast until it con
         CHECK(clock_type::now() - start < 100ms);
         // The probe at dead_timeout finds it still hung: it stays dead.
         co_await sleep_for(o.dead_timeout + o.connect_timeout + o.op_timeout + 200ms);
-        CHECK(co_await state_of(mc, 2) != memcoro::server_status::state::alive);
+        CHECK(!alive(mc, 2));
 
         t.servers[2]->resume();
-        const auto deadline = clock_type::now() + 2 * o.dead_timeout + 3s;
-        while (co_await state_of(mc, 2) != memcoro::server_status::state::alive &&
-               clock_type::now() < deadline) {
-            co_await sleep_for(20ms);
-        }
-        CHECK(co_await state_of(mc, 2) == memcoro::server_status::state::alive);
+        CHECK(co_await wait_until_alive(mc, 2, 2 * o.dead_timeout + 3s));
         CHECK(value_of(co_await mc.get(victim_key)) == victim_key);
     });
 }
 
 TEST_CASE("errors_as_misses: a dead server's keys are misses, in get and get_many") {
     tier t;
-    auto o = t.options();
+    auto o = fast_options(t);
     o.errors_as_misses = true;
     o.failure_limit = 1;
     run_client(o, [&](memcoro::client& mc) -> asio::awaitable<void> {
         const auto keys = co_await keys_by_server(mc, t);
         t.servers[0]->kill();
         CHECK(!(co_await mc.get(keys[0].front())));  // the failing call itself: a miss
-        CHECK(co_await state_of(mc, 0) != memcoro::server_status::state::alive);
+        CHECK(!alive(mc, 0));
         CHECK(!(co_await mc.get(keys[0].front())));
         const std::vector<std::string_view> one_each{keys[0].front(), keys[1].front(),
                                                      keys[2].front()};
@@ -250,7 +216,7 @@ TEST_CASE("remap_dead_servers: a dead server's keys move to the others and come 
                             memcoro::distribution::modula}) {
         CAPTURE(static_cast<int>(dist));
         tier t;
-        auto o = t.options();
+        auto o = fast_options(t);
         o.distribution = dist;
         o.remap_dead_servers = true;
         o.failure_limit = 1;
@@ -260,21 +226,17 @@ TEST_CASE("remap_dead_servers: a dead server's keys move to the others and come 
             t.servers[0]->kill();
             auto [ec, it] = co_await mc.get(moved, asio::as_tuple(asio::use_awaitable));
             CHECK(ec);  // the call that found it dead
-            REQUIRE(co_await state_of(mc, 0) != memcoro::server_status::state::alive);
+            REQUIRE(!alive(mc, 0));
             co_await mc.set(moved, "moved");
             CHECK(value_of(co_await mc.get(moved)) == "moved");
-            const auto home = t.home_of(moved);
-            CHECK((home == 1 || home == 2));
+            const auto home = t.holders(moved);
+            REQUIRE(home.size() == 1);
+            CHECK(home.front() != 0);
             // The others' keys did not move.
             CHECK(value_of(co_await mc.get(keys[1].front())) == keys[1].front());
 
             t.servers[0]->restart();
-            const auto deadline = clock_type::now() + o.dead_timeout + 3s;
-            while (co_await state_of(mc, 0) != memcoro::server_status::state::alive &&
-                   clock_type::now() < deadline) {
-                co_await sleep_for(20ms);
-            }
-            REQUIRE(co_await state_of(mc, 0) == memcoro::server_status::state::alive);
+            REQUIRE(co_await wait_until_alive(mc, 0, o.dead_timeout + 3s));
             // Back home: the restarted server is empty, so a miss (the stale copy stays on
             // the other server: the consistency cost the README describes).
             CHECK(!(co_await mc.get(moved)));
@@ -284,7 +246,7 @@ TEST_CASE("remap_dead_servers: a dead server's keys move to the others and come 
 
 TEST_CASE("read_retries: a get whose server failed under it is tried again elsewhere") {
     tier t;
-    auto o = t.options();
+    auto o = fast_options(t);
     o.remap_dead_servers = true;
     o.failure_limit = 1;
     o.read_retries = 1;

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "test_common.hpp"
+#include "tier_common.hpp"
 
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
@@ -25,31 +25,7 @@ using memcoro::test::value_of;
 
 namespace {
 
-// Three servers, and a client of them all.
-struct tier {
-    std::vector<std::unique_ptr<memcached_server>> servers;
-
-    explicit tier(std::size_t n = 3) {
-        for (std::size_t i = 0; i < n; ++i) servers.push_back(std::make_unique<memcached_server>());
-    }
-
-    memcoro::client_options options(memcoro::wire_protocol p = memcoro::wire_protocol::meta) const {
-        memcoro::client_options o;
-        for (const auto& s : servers) o.servers.push_back({s->address()});
-        o.protocol = p;
-        o.op_timeout = 10s;
-        return o;
-    }
-
-    // Which servers hold `key`, asked behind the client's back.
-    std::vector<std::size_t> holders(std::string_view key) const {
-        std::vector<std::size_t> out;
-        for (std::size_t i = 0; i < servers.size(); ++i) {
-            if (raw_get(*servers[i], key) != "END\r\n") out.push_back(i);
-        }
-        return out;
-    }
-};
+using memcoro::test::tier;
 
 std::string key_n(std::size_t i) {
     return "tier:" + std::to_string(i);
@@ -269,15 +245,25 @@ TEST_CASE("a list of one server is the single-server client") {
     });
 }
 
+// Thirty keys stored through `mc`, and a view of each.
+struct stored_keys {
+    std::vector<std::string> keys;
+    std::vector<std::string_view> views;
+};
+asio::awaitable<stored_keys> store_keys(memcoro::client& mc) {
+    stored_keys out;
+    for (std::size_t i = 0; i < 30; ++i) out.keys.push_back(key_n(i));
+    out.views.assign(out.keys.begin(), out.keys.end());
+    for (const auto& k : out.keys) co_await mc.set(k, k);
+    co_return out;
+}
+
 TEST_CASE("a fanned-out call: cancelled as a whole, timed out as a whole, misses elsewhere") {
     tier t;
     auto o = t.options();
     o.failure_limit = 0;  // this test is about one call, not about marking servers dead
     run_client(o, [&](memcoro::client& mc) -> asio::awaitable<void> {
-        std::vector<std::string> keys;
-        for (std::size_t i = 0; i < 30; ++i) keys.push_back(key_n(i));
-        std::vector<std::string_view> all(keys.begin(), keys.end());
-        for (const auto& k : keys) co_await mc.set(k, k);
+        const auto [keys, all] = co_await store_keys(mc);
         t.servers[1]->pause();
 
         // The user's cancellation reaches the child waiting on the hung server.
@@ -307,10 +293,7 @@ TEST_CASE("a fanned-out call: cancelled as a whole, timed out as a whole, misses
     // With errors_as_misses, the other servers' hits come back.
     o.errors_as_misses = true;
     run_client(o, [&](memcoro::client& mc) -> asio::awaitable<void> {
-        std::vector<std::string> keys;
-        for (std::size_t i = 0; i < 30; ++i) keys.push_back(key_n(i));
-        std::vector<std::string_view> all(keys.begin(), keys.end());
-        for (const auto& k : keys) co_await mc.set(k, k);
+        const auto [keys, all] = co_await store_keys(mc);
         t.servers[1]->pause();
         const auto hits = co_await mc.get_many(all, {.timeout = 100ms});
         t.servers[1]->resume();
