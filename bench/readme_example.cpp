@@ -10,6 +10,8 @@
 #include <exception>
 #include <iostream>
 #include <optional>
+#include <span>
+#include <string_view>
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
@@ -32,6 +34,27 @@ asio::awaitable<void> handler(memcoro::client& mc) {
         co_await mc.add("visits", 1);  // incr needs an existing key: this is the first visit
         std::cout << "visits: 1\n";
     }
+}
+
+// README "Many servers", compiled too (not run: its servers are examples).
+asio::awaitable<void> many_servers(asio::any_io_executor ex, std::string_view profile,
+                                   std::span<const std::string_view> keys) {
+    memcoro::client mc{ex, memcoro::client_options{
+        .servers = {{"10.0.0.1:11211"}, {"10.0.0.2:11211", 2}, {"/run/memcached.sock"}},
+        .distribution = memcoro::distribution::ketama,  // ketama (default), rendezvous, modula
+        .connections_per_server = 2,
+        .failure_limit = 2,
+        .dead_timeout = 30s,
+        .remap_dead_servers = false,
+    }};
+    co_await mc.set("user:42", profile);           // goes to the key's server
+    auto hits = co_await mc.get_many(keys);        // one request per server, all at once
+    auto each = co_await mc.stats_each();          // every server's stats, named
+    for (const auto& s : mc.server_status()) {
+        std::cout << s.address << (s.health == memcoro::server_status::state::alive ? " up" : " down")
+                  << ", " << s.in_flight << " in flight\n";
+    }
+    std::cout << hits.size() << " hits, " << each.size() << " servers\n";
 }
 
 int main() {
