@@ -2,6 +2,7 @@
 // calls, server commands per server, pools.
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -11,6 +12,7 @@
 #include <boost/system/system_error.hpp>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tier_common.hpp"
@@ -302,4 +304,49 @@ TEST_CASE("a fanned-out call: cancelled as a whole, timed out as a whole, misses
         CHECK(hits.size() == on_others);
         CHECK(!hits.empty());
     });
+}
+
+TEST_CASE("a tier client shared by two threads: pools, fan-out and status at once") {
+    tier t;
+    auto o = t.options();
+    o.connections_per_server = 2;
+    o.op_timeout = 60s;
+    o.connect_timeout = 30s;  // the sanitizer builds are slow to start 200 workers
+    asio::io_context ioc(2);
+    memcoro::client mc(ioc.get_executor(), o);
+    constexpr int workers = 200;
+    std::atomic<int> remaining = workers;
+    std::atomic<int> wrong = 0;
+    std::atomic<int> failed = 0;
+    for (int w = 0; w < workers; ++w) {
+        auto work = [&mc, &wrong, w]() -> asio::awaitable<void> {
+            const std::string a = key_n(static_cast<std::size_t>(w) * 2);
+            const std::string b = key_n(static_cast<std::size_t>(w) * 2 + 1);
+            for (int round = 0; round < 5; ++round) {
+                const std::string va = a + "/" + std::to_string(round);
+                co_await mc.set(a, va);
+                co_await mc.set(b, b);
+                if (value_of(co_await mc.get(a)) != va) ++wrong;
+                const std::vector<std::string_view> both{a, b};
+                const auto hits = co_await mc.get_many(both);
+                if (hits.size() != 2 || hits[0].value() != va || hits[1].value() != b) ++wrong;
+                if (mc.server_status().size() != 3) ++wrong;
+            }
+        };
+        asio::co_spawn(ioc, work, [&](std::exception_ptr e) {
+            if (e) ++failed;
+            if (--remaining == 0) mc.close();
+        });
+    }
+    std::thread second([&] { ioc.run_for(120s); });
+    ioc.run_for(120s);
+    second.join();
+    CHECK(remaining.load() == 0);
+    CHECK(failed.load() == 0);
+    CHECK(wrong.load() == 0);
+    // Every request reached a server once: per worker and round, one get and one get_many
+    // of two keys, which may go to one server or two.
+    long gets = 0;
+    for (const auto& s : t.servers) gets += std::stol(memcoro::test::raw_stat(*s, "get_hits"));
+    CHECK(gets == 3L * 5 * workers);
 }
