@@ -89,6 +89,10 @@ void connection::on_connected(error_code ec, std::uint64_t epoch) {
 // attempt waits out a backoff that doubles up to its maximum.
 void connection::fail_connect(error_code ec) {
     note_failure();
+    // Whatever hung up on an earlier probe is gone (a proxy accepts connections itself,
+    // even with its backends down): what answers next is probed afresh. A memcached that
+    // died during the probe is not taken for twemproxy for good.
+    if (options_.protocol == wire_protocol::automatic) text_after_probe_closed_ = false;
     drop_stream(ec);
     start_backoff();
     fail_queued(ec);

@@ -5,7 +5,11 @@
 // error::unsupported_command without being sent, and the connection stays up.
 #include <doctest/doctest.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read_until.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <cstdlib>
 #include <string>
@@ -280,4 +284,47 @@ TEST_CASE("through twemproxy: plain text mode sends gat, and the proxy hangs up"
             CHECK(co_await error_of(mc.gat("k", 100s)) == memcoro::error::connection_closed);
             CHECK(memcoro::test::value_of(co_await mc.get("k")) == "v");
         });
+}
+
+TEST_CASE("automatic mode: a server that hung up on the probe, then went away, is probed again") {
+    // A memcached killed while the probe was on the wire looks like twemproxy for that
+    // moment; once its port refuses connections, whatever comes back is probed afresh.
+    memcached_server server;
+    const auto port = server.port();
+    server.stop();
+    memcoro::client_options o;
+    o.server = server.address();
+    o.protocol = memcoro::wire_protocol::automatic;
+    o.op_timeout = 10s;
+    o.reconnect_backoff = 10ms;
+    memcoro::test::run_client(o, [&](memcoro::client& mc) -> asio::awaitable<void> {
+        // On the port: a listener that reads the probe and hangs up, once.
+        auto ex = co_await asio::this_coro::executor;
+        asio::ip::tcp::acceptor acceptor(
+            ex, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+        asio::co_spawn(
+            ex,
+            [&]() -> asio::awaitable<void> {
+                auto socket = co_await acceptor.async_accept(asio::use_awaitable);
+                asio::streambuf in;
+                co_await asio::async_read_until(socket, in, "\r\n", asio::use_awaitable);
+                socket.close();
+                acceptor.close();
+            },
+            asio::detached);
+        auto [ec, it] = co_await mc.get("k", asio::as_tuple(asio::use_awaitable));
+        CHECK(ec);  // hung up on, then refused: the listener is gone
+
+        server.restart();  // a real memcached on the same port
+        for (int attempt = 0; attempt < 200; ++attempt) {
+            auto [ec2, hit] = co_await mc.gat("k", 10s, asio::as_tuple(asio::use_awaitable));
+            if (ec2 != memcoro::error::not_connected) {
+                CHECK(!ec2);  // not unsupported_command: the probe found memcached
+                CHECK(!hit);
+                break;
+            }
+            co_await memcoro::test::sleep_for(10ms);
+        }
+        CHECK((co_await mc.stats()).size() > 10);
+    });
 }
