@@ -39,12 +39,15 @@ struct cancel_forwarder {
 
 }  // namespace
 
-void launch(const std::shared_ptr<connection>& c, operation* op, asio::cancellation_slot slot,
-            const std::optional<std::chrono::milliseconds>& timeout,
-            std::chrono::milliseconds default_timeout) {
-    op->id_ = next_operation_id.fetch_add(1, std::memory_order_relaxed);
-    if (slot.is_connected()) slot.template emplace<cancel_forwarder>(c, op->id_);
+std::uint64_t launch(const std::shared_ptr<connection>& c, operation* op,
+                     asio::cancellation_slot slot,
+                     const std::optional<std::chrono::milliseconds>& timeout,
+                     std::chrono::milliseconds default_timeout) {
+    const std::uint64_t id = next_operation_id.fetch_add(1, std::memory_order_relaxed);
+    op->id_ = id;
+    if (slot.is_connected()) slot.template emplace<cancel_forwarder>(c, id);
     c->submit(op, timeout.value_or(default_timeout));
+    return id;
 }
 
 }  // namespace detail

@@ -257,8 +257,7 @@ void start_children(const std::shared_ptr<Fanout>& parent, const router& r,
     for (std::size_t i = 0; i < servers.size(); ++i) {
         const auto& c = r.pick(servers[i]);
         operation* op = make(i, *c);
-        launch(c, op, {}, timeout, default_timeout);
-        parent->add_child(c, op->id_);
+        parent->add_child(c, launch(c, op, {}, timeout, default_timeout));
     }
 }
 

@@ -21,10 +21,12 @@
 namespace memcoro::detail {
 
 // Gives an operation its id, installs the forwarder of a cancellation in its handler's
-// slot (read before the handler moved into the operation) and submits it.
-void launch(const std::shared_ptr<connection>& c, operation* op, asio::cancellation_slot slot,
-            const std::optional<std::chrono::milliseconds>& timeout,
-            std::chrono::milliseconds default_timeout);
+// slot (read before the handler moved into the operation) and submits it. Returns the id:
+// once submitted, the operation may complete and be freed on another thread at any time.
+std::uint64_t launch(const std::shared_ptr<connection>& c, operation* op,
+                     asio::cancellation_slot slot,
+                     const std::optional<std::chrono::milliseconds>& timeout,
+                     std::chrono::milliseconds default_timeout);
 
 // Builds an operation in the connection's memory. It completes on its handler's
 // executor, or on the connection's when the handler has none of its own.
