@@ -25,8 +25,9 @@ bool connection_failed(error_code ec) {
 // outcome to the user's handler. It holds everything a new attempt needs, since the
 // caller's key may be gone by then.
 struct get_retry {
-    std::shared_ptr<router> tier;
-    const client_options* options;  // the client's, which outlives its operations
+    std::shared_ptr<router> tier;  // held: the client's close() may complete this call
+                                   // after the client itself is gone
+    bool errors_as_misses;
     protocol::retrieve_command cmd;
     std::string key;
     std::int64_t ttl;
@@ -49,7 +50,7 @@ struct get_retry {
                 return;
             }
         }
-        if (ec && options->errors_as_misses && is_network_or_server_error(ec)) ec = {};
+        if (ec && errors_as_misses && is_network_or_server_error(ec)) ec = {};
         dispatch_completion(std::move(user), fallback, ec, std::move(it));
     }
 
@@ -83,7 +84,7 @@ void client::start_retrieve_retrying(retrieve_kind kind, std::string_view key,
     const auto limit = opts.timeout.value_or(options_.op_timeout);
     detail::get_retry retry{
         router_,
-        &options_,
+        options_.errors_as_misses,
         static_cast<protocol::retrieve_command>(kind),
         std::string(key),
         ttl.count(),
