@@ -244,7 +244,7 @@ class each_fanout final : public fanout<void(error_code, std::vector<server_resu
     std::vector<server_result<T>> results_;
 };
 
-// Starts the parent's children: `make(index, connection, handler)` builds child `index`'s
+// Starts the parent's children: `make(index, connection)` builds child `index`'s
 // operation. The user's cancellation reaches every child through the parent.
 template <class Fanout, class Make>
 void start_children(const std::shared_ptr<Fanout>& parent, const router& r,
