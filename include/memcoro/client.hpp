@@ -508,7 +508,7 @@ private:
                                  handler<void(error_code, std::optional<item>)> h,
                                  const std::shared_ptr<detail::connection>& first);
     [[nodiscard]] std::optional<std::size_t> addressed_server(const call_options& opts,
-                                                              error_code& ec) const;
+                                                              bool needs_one, error_code& ec) const;
     void start_admin(admin_kind kind, std::uint64_t arg, const call_options& opts,
                      handler<void(error_code)> h);
 

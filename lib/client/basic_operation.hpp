@@ -98,6 +98,12 @@ template <class Sig, class... Args>
     }
 }
 
+// What a call reports for `ec` when `misses_on_error` (errors_as_misses) is set: no
+// error (the empty result reads as a miss) for a network or server error, else `ec`.
+[[nodiscard]] inline error_code as_reported(error_code ec, bool misses_on_error) noexcept {
+    return ec && misses_on_error && is_network_or_server_error(ec) ? error_code{} : ec;
+}
+
 // A key copied into the operation: the caller's may be gone before the reply comes
 // (after a cancellation), and the reply must still be checked against it.
 class key_copy {
@@ -126,8 +132,8 @@ public:
         // errors_as_misses then reports an empty result, as a miss.
         Result empty{};
         Result& result = ec ? empty : result_;
-        if (ec && misses_on_error_ && is_network_or_server_error(ec)) ec = {};
-        deliver_completion(handler_, *fallback_, post, ec, std::move(result));
+        deliver_completion(handler_, *fallback_, post, as_reported(ec, misses_on_error_),
+                           std::move(result));
     }
 
     void destroy() noexcept final { free_self(); }

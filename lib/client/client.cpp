@@ -74,8 +74,9 @@ std::vector<server_status> client::server_status() const {
 template <class Sig, class Result>
 static void fail_dead(detail::completion<Sig> h, const asio::any_io_executor& ex, Result empty,
                       bool as_miss) {
-    const error_code ec = as_miss ? error_code{} : make_error_code(error::server_dead);
-    detail::post_completion(std::move(h), ex, ec, std::move(empty));
+    detail::post_completion(std::move(h), ex,
+                            detail::as_reported(make_error_code(error::server_dead), as_miss),
+                            std::move(empty));
 }
 
 void client::start_retrieve(retrieve_kind kind, std::string_view key, std::chrono::seconds ttl,

@@ -112,7 +112,7 @@ class many_fanout final : public fanout<void(error_code, std::vector<item>), std
 
     void absorb(std::size_t i, error_code ec, std::vector<item>&& items) override {
         if (ec) {
-            if (!(misses_ && is_network_or_server_error(ec)) && !error_) error_ = ec;
+            if (!error_) error_ = as_reported(ec, misses_);
             return;
         }
         std::size_t cursor = 0;
@@ -400,23 +400,21 @@ void client::start_remove_many(std::span<const std::string_view> keys, const cal
 // ---------------------------------------------------------------------------------
 // Server commands
 
-// The server a server command addresses: the one named, or the only one. none: every
-// server (or, for commands that need one, a caller's mistake).
-std::optional<std::size_t> client::addressed_server(const call_options& opts,
+// The server a server command addresses: the one named, or the only one. nullopt: every
+// server. A server out of range, or none for a command that `needs_one`, is
+// error::invalid_argument.
+std::optional<std::size_t> client::addressed_server(const call_options& opts, bool needs_one,
                                                     error_code& ec) const {
-    if (opts.server) {
-        if (*opts.server >= router_->server_count()) ec = error::invalid_argument;
-        return opts.server;
-    }
-    if (router_->server_count() == 1) return 0;
-    return std::nullopt;
+    std::optional<std::size_t> server = opts.server;
+    if (!server && router_->server_count() == 1) server = 0;
+    if (server ? *server >= router_->server_count() : needs_one) ec = error::invalid_argument;
+    return server;
 }
 
 void client::start_stats(std::string_view args, const call_options& opts,
                          handler<void(error_code, stats_list)> h) {
     error_code ec;
-    const auto server = addressed_server(opts, ec);
-    if (!ec && !server) ec = error::invalid_argument;  // which server's? see stats_each
+    const auto server = addressed_server(opts, /*needs_one=*/true, ec);  // else stats_each
     if (ec) return detail::post_completion(std::move(h), executor_, ec, stats_list{});
     const auto& c = router_->pick(*server);
     auto slot = h.handler.get_cancellation_slot();
@@ -426,8 +424,7 @@ void client::start_stats(std::string_view args, const call_options& opts,
 
 void client::start_version(const call_options& opts, handler<void(error_code, std::string)> h) {
     error_code ec;
-    const auto server = addressed_server(opts, ec);
-    if (!ec && !server) ec = error::invalid_argument;
+    const auto server = addressed_server(opts, /*needs_one=*/true, ec);  // else version_each
     if (ec) return detail::post_completion(std::move(h), executor_, ec, std::string{});
     const auto& c = router_->pick(*server);
     auto slot = h.handler.get_cancellation_slot();
@@ -467,9 +464,8 @@ void client::start_admin(admin_kind kind, std::uint64_t arg, const call_options&
     if (kind == admin_kind::flush_all && arg > std::numeric_limits<std::int32_t>::max()) {
         ec = error::invalid_argument;
     }
-    const auto server = addressed_server(opts, ec);
     const bool needs_one = kind == admin_kind::quit || kind == admin_kind::shutdown;
-    if (!ec && !server && needs_one) ec = error::invalid_argument;
+    const auto server = addressed_server(opts, needs_one, ec);
     if (ec) return detail::post_completion(std::move(h), executor_, ec);
     const auto cmd = static_cast<detail::admin_command>(kind);
     if (server) {

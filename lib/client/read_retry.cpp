@@ -50,8 +50,8 @@ struct get_retry {
                 return;
             }
         }
-        if (ec && errors_as_misses && is_network_or_server_error(ec)) ec = {};
-        dispatch_completion(std::move(user), fallback, ec, std::move(it));
+        dispatch_completion(std::move(user), fallback, as_reported(ec, errors_as_misses),
+                            std::move(it));
     }
 
     void start(const std::shared_ptr<connection>& c) {

@@ -80,10 +80,6 @@ class router : public std::enable_shared_from_this<router> {
     [[nodiscard]] std::size_t server_count() const noexcept { return nodes_.size(); }
     [[nodiscard]] bool single() const noexcept { return single_ != nullptr; }
     [[nodiscard]] const server_node& server(std::size_t i) const noexcept { return *nodes_[i]; }
-    // Any connection: what operations borrow memory from before their server is known.
-    [[nodiscard]] connection& first_connection() const noexcept {
-        return *nodes_.front()->connections_.front();
-    }
 
     // The server a key's operation goes to: its own, or while it is dead and remapping
     // is on, the one the distribution remaps it to. placement::none: its server is dead
