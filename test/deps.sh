@@ -63,18 +63,23 @@ memcoro_install_deps() {
 
 # memcoro_setup_dir DIR COMPILER [meson options...]
 # Configures DIR once; afterwards ninja re-runs meson by itself when a meson.build changes.
-# A directory left half-configured by an interrupted setup is wiped and configured again.
+# A directory left half-configured by an interrupted setup, or configured with other
+# options than these scripts now pass (kept in DIR/.memcoro-setup), is wiped and
+# configured again.
 memcoro_setup_dir() {
     local dir=$1 compiler=$2
     shift 2
-    if [[ -f $dir/meson-private/coredata.dat && -f $dir/build.ninja ]]; then
+    local wanted="CXX=$compiler $*"
+    if [[ -f $dir/meson-private/coredata.dat && -f $dir/build.ninja &&
+        "$(cat "$dir/.memcoro-setup" 2>/dev/null)" == "$wanted" ]]; then
         return 0
     fi
     rm -rf "$dir"
-    echo "==> configuring $dir (CXX=$compiler $*)"
+    echo "==> configuring $dir ($wanted)"
     local out
     out=$(CXX=$compiler meson setup "$dir" "$@" 2>&1) || {
         printf '%s\n' "$out" >&2
         return 1
     }
+    printf '%s\n' "$wanted" >"$dir/.memcoro-setup"
 }
