@@ -42,6 +42,7 @@
 #include <memcoro/codec.hpp>
 #include <memcoro/error.hpp>
 #include <memcoro/item.hpp>
+#include <memcoro/meta.hpp>
 #include <memcoro/options.hpp>
 #include <memcoro/detail/handlers.hpp>
 #include <memcoro/detail/value_sink.hpp>
@@ -316,6 +317,58 @@ public:
             token, key, ttl, opts);
     }
 
+    // ---- Meta commands (meta.hpp; README "Meta commands and stampede protection") -----
+    // Each sends one meta request with the flags its options ask for. In
+    // wire_protocol::text mode, through twemproxy, or with an option the server's version
+    // lacks, they fail with error::unsupported_command before a byte is sent.
+
+    // mg: void(error_code, std::optional<meta_item>), nullopt on a miss (EN). With
+    // vivify_ttl a miss is a hit with an empty value and `win`.
+    template <boost::asio::completion_token_for<void(error_code, std::optional<meta_item>)> Token =
+                  default_token>
+    auto meta_get(std::string_view key, const mg_options& opts = {}, Token&& token = {}) {
+        return boost::asio::async_initiate<Token, void(error_code, std::optional<meta_item>)>(
+            [this](auto h, std::string_view k, mg_options o) {
+                start_meta_get(k, o, {std::move(h), executor_});
+            },
+            token, key, opts);
+    }
+
+    // ms: void(error_code, ms_result). The value is anything with a codec<T>, under the
+    // lifetime rules of set().
+    template <class T,
+              boost::asio::completion_token_for<void(error_code, ms_result)> Token = default_token>
+        requires encodable<std::remove_cvref_t<T>>
+    auto meta_set(std::string_view key, T&& value, const ms_options& opts = {},
+                  Token&& token = {}) {
+        return boost::asio::async_initiate<Token, void(error_code, ms_result)>(
+            [this](auto h, std::string_view k, encoded v, ms_options o) {
+                start_meta_set(k, std::move(v), o, {std::move(h), executor_});
+            },
+            token, key, detail::encode_value(std::forward<T>(value)), opts);
+    }
+
+    // md: void(error_code, meta_status): ok when deleted (or marked stale).
+    template <boost::asio::completion_token_for<void(error_code, meta_status)> Token =
+                  default_token>
+    auto meta_delete(std::string_view key, const md_options& opts = {}, Token&& token = {}) {
+        return boost::asio::async_initiate<Token, void(error_code, meta_status)>(
+            [this](auto h, std::string_view k, md_options o) {
+                start_meta_delete(k, o, {std::move(h), executor_});
+            },
+            token, key, opts);
+    }
+
+    // ma: void(error_code, ma_result): the new value when ok.
+    template <boost::asio::completion_token_for<void(error_code, ma_result)> Token = default_token>
+    auto meta_arithmetic(std::string_view key, const ma_options& opts = {}, Token&& token = {}) {
+        return boost::asio::async_initiate<Token, void(error_code, ma_result)>(
+            [this](auto h, std::string_view k, ma_options o) {
+                start_meta_arithmetic(k, o, {std::move(h), executor_});
+            },
+            token, key, opts);
+    }
+
     // ---- Server commands -----------------------------------------------------------
 
     // `stats [args]`: void(error_code, stats_list), name/value pairs in server order.
@@ -511,6 +564,14 @@ private:
                                                               bool needs_one, error_code& ec) const;
     void start_admin(admin_kind kind, std::uint64_t arg, const call_options& opts,
                      handler<void(error_code)> h);
+    void start_meta_get(std::string_view key, const mg_options& opts,
+                        handler<void(error_code, std::optional<meta_item>)> h);
+    void start_meta_set(std::string_view key, encoded value, const ms_options& opts,
+                        handler<void(error_code, ms_result)> h);
+    void start_meta_delete(std::string_view key, const md_options& opts,
+                           handler<void(error_code, meta_status)> h);
+    void start_meta_arithmetic(std::string_view key, const ma_options& opts,
+                               handler<void(error_code, ma_result)> h);
 
     executor_type executor_;
     client_options options_;

@@ -5,4 +5,5 @@
 #include <memcoro/codec.hpp>
 #include <memcoro/error.hpp>
 #include <memcoro/item.hpp>
+#include <memcoro/meta.hpp>
 #include <memcoro/options.hpp>

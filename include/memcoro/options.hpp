@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memcoro/distribution.hpp>
+#include <memcoro/meta.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -98,6 +99,8 @@ struct client_options {
     std::string key_prefix{};
     // Accept key bytes >= 0x80 (UTF-8 keys). Off: only 0x21..0x7E.
     bool allow_high_bytes_in_keys = false;
+    // base64: any bytes are a key (meta.hpp); every call then uses a meta command.
+    memcoro::key_encoding key_encoding = memcoro::key_encoding::text;
 
     // Values larger than this are refused with error::value_too_large before a byte
     // is sent. memcached's default item size is 1 MiB (its -I option).
