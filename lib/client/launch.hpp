@@ -47,6 +47,13 @@ Op* new_operation(connection& c, Handler&& h, Args&&... args) {
                                   {.allow_high_bytes = o.allow_high_bytes_in_keys});
 }
 
+// The same for a key sent as `encoding` says (a call's own, or the client's).
+[[nodiscard]] inline error_code check_key(const client_options& o, std::string_view key,
+                                          key_encoding encoding) {
+    return encoding == key_encoding::base64 ? protocol::validate_binary_key(o.key_prefix, key)
+                                            : check_key(o, key);
+}
+
 [[nodiscard]] inline error_code check_keys(const client_options& o,
                                            std::span<const std::string_view> keys) {
     if (keys.empty()) return error::invalid_argument;

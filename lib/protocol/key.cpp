@@ -93,4 +93,12 @@ boost::system::error_code validate_key(std::string_view prefix, std::string_view
     return {};
 }
 
+boost::system::error_code validate_binary_key(std::string_view prefix,
+                                              std::string_view key) noexcept {
+    if (key.empty() || prefix.size() + key.size() > max_binary_key_length) {
+        return error::invalid_key;
+    }
+    return {};
+}
+
 }  // namespace memcoro::protocol

@@ -24,6 +24,16 @@ struct key_rules {
 [[nodiscard]] boost::system::error_code validate_key(std::string_view prefix, std::string_view key,
                                                      key_rules rules = {}) noexcept;
 
+// A key sent in base64 (the meta flag b) may hold any bytes; the server applies its
+// 250-byte limit to the base64 text of prefix + key, which 186 bytes fill (248
+// characters; 187 bytes take 252, and memcached 1.6.18 answers CLIENT_ERROR).
+inline constexpr std::size_t max_binary_key_length = 186;
+
+// Checks `prefix + key` for sending in base64: error::invalid_key when the key is empty
+// or the whole is longer than max_binary_key_length.
+[[nodiscard]] boost::system::error_code validate_binary_key(std::string_view prefix,
+                                                            std::string_view key) noexcept;
+
 [[nodiscard]] inline boost::system::error_code validate_key(std::string_view key,
                                                             key_rules rules = {}) noexcept {
     return validate_key({}, key, rules);
