@@ -138,4 +138,11 @@ if [[ $suite != off ]]; then
     echo "==> benchmark suite ($suite)"
     bench/suite/run_suite.py "${suite_args[@]}"
     bench/suite/det_counts.py --bin "$suite_bin" --json build/bench-suite/det_counts.json
+    # S12, a stampede on one expired key: not a rate, so it has a table of its own.
+    stampede_args=(--bin "$suite_bin" --out build/bench-suite)
+    if [[ $suite == quick ]]; then
+        stampede_args+=(--rounds 1)
+    fi
+    echo "==> S12 stampede"
+    bench/suite/stampede.py "${stampede_args[@]}"
 fi

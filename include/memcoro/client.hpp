@@ -44,16 +44,21 @@
 #include <memcoro/item.hpp>
 #include <memcoro/meta.hpp>
 #include <memcoro/options.hpp>
+#include <memcoro/detail/fetch.hpp>
 #include <memcoro/detail/handlers.hpp>
+#include <memcoro/detail/single_flight.hpp>
 #include <memcoro/detail/value_sink.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <chrono>
 #include <cstdint>
+#include <exception>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -369,6 +374,42 @@ public:
             token, key, opts);
     }
 
+    // ---- fetch: read through the cache with stampede protection -----------------------
+    //
+    //     std::string page = co_await mc.fetch("page:/home", {.ttl = 300s},
+    //         [&]() -> asio::awaitable<std::string> { co_return co_await render_home(); });
+    //
+    // Returns the cached value decoded by codec<T>, where asio::awaitable<T> is what
+    // `compute` (called with no arguments) returns. On a miss exactly one caller in the
+    // whole tier computes and stores the value; the others wait for it. fetch_options
+    // (meta.hpp) adds early recompute before expiry and serving a stale value while one
+    // caller recomputes it; detail/fetch.hpp and the README say how.
+    // - Completion: void(std::exception_ptr, T); with use_awaitable a failure is thrown:
+    //   the compute's own exception (to its own caller only: the waiters then try again,
+    //   and one of them computes), a boost::system::system_error for the cache's errors
+    //   (error::timeout once fetch_options::timeout has passed, error::bad_value for a
+    //   cached value codec<T> refuses). A computed value the cache cannot store is still
+    //   returned.
+    // - Concurrency: fetches of one key in this client share one request and one
+    //   compute. Across clients and processes the meta flags N, R and W arbitrate; in
+    //   text mode (no meta) only the first holds, and each process computes once.
+    // - Cancellation: the token's cancellation slot (terminal) cancels the fetch, and the
+    //   compute when it runs; its win is given up.
+    // - Threads and lifetimes: the fetch runs on the client's executor, and so does the
+    //   compute. The client must outlive it; `compute` is moved into it.
+    template <class Compute,
+              class T = typename detail::awaited<std::invoke_result_t<Compute&>>::type,
+              boost::asio::completion_token_for<void(std::exception_ptr, T)> Token =
+                  default_token>
+        requires decodable<T> && encodable<T>
+    auto fetch(std::string_view key, const fetch_options& opts, Compute compute,
+               Token&& token = {}) {
+        return boost::asio::co_spawn(
+            executor_,
+            detail::fetch_value<T>(*this, flights_, std::string(key), opts, std::move(compute)),
+            std::forward<Token>(token));
+    }
+
     // ---- Server commands -----------------------------------------------------------
 
     // `stats [args]`: void(error_code, stats_list), name/value pairs in server order.
@@ -576,6 +617,8 @@ private:
     executor_type executor_;
     client_options options_;
     std::shared_ptr<detail::router> router_;
+    // fetch's flights in this process, by key.
+    std::shared_ptr<detail::flight_table> flights_ = std::make_shared<detail::flight_table>();
 };
 
 }  // namespace memcoro

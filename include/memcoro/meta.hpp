@@ -140,7 +140,9 @@ struct ma_result {
 // ---- fetch ---------------------------------------------------------------------------
 
 // fetch(key, options, compute): read through the cache with stampede protection
-// (client.hpp, README). Times are whole seconds on the wire.
+// (client.hpp, README). memcached keeps times in whole seconds. ttl + stale_for may be at
+// most 30 days (memcached reads more as an absolute time), the times not negative and the
+// timeout positive, else the fetch fails with error::invalid_argument before any request.
 struct fetch_options {
     // How long a computed value is fresh. 0: it never expires.
     std::chrono::seconds ttl{0};
@@ -151,15 +153,13 @@ struct fetch_options {
     // served to the other callers while one recomputes it. The item lives ttl + stale_for
     // in memcached. 0: at `ttl` the value is gone and callers wait for the recompute.
     std::chrono::seconds stale_for{0};
-    // How long a caller that won the right to compute holds it: if it neither stores a
-    // value nor gives the win up in this time (it crashed), another caller computes.
-    std::chrono::seconds lock_ttl{30};
-    // The longest a caller waits for a value another caller computes, and the time each
-    // request to the server may take. Unset: client_options::op_timeout for requests,
-    // lock_ttl for waiting.
-    std::optional<std::chrono::milliseconds> timeout{};
+    // The longest one fetch takes: waiting for a value that another caller computes, or
+    // computing it itself (the compute is then cancelled and its win given up). The win
+    // is held in memcached for this long rounded up to seconds, plus one: a process that
+    // dies while computing holds the others up no longer than that.
+    std::chrono::milliseconds timeout{10000};
     std::optional<std::uint32_t> flags{};  // unset: the codec's
-    std::optional<memcoro::key_encoding> key_encoding{};
+    std::optional<memcoro::key_encoding> key_encoding{};  // unset: the client's
 };
 
 }  // namespace memcoro
