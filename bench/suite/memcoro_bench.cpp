@@ -22,6 +22,9 @@
 // --server takes a comma-separated list: the client's `servers` (ketama, weight 1), and
 // --server-pid the matching pids (the server CPU is their sum).
 //
+// --api into runs the get scenarios with get_into, --api meta with meta_get (the same
+// `mg <key> v f` on the wire as get's, through the typed meta call).
+//
 // The measured phase follows a short warm-up on the same clients, so the connection is up,
 // the protocol probed and every buffer and coroutine frame pool grown: the counts then
 // describe the steady state. Allocations come from the counting operator new/delete below;
@@ -191,7 +194,9 @@ struct options {
     std::size_t batch = 100;   // S3: keys per get_many
     memcoro::wire_protocol protocol = memcoro::wire_protocol::automatic;
     std::string protocol_name = "auto";
-    std::string api = "item";  // S6/S7: "item" (get) or "into" (get_into a reused buffer)
+    // The call of the get scenarios (S1 S2 S6 S7 S8 S10 S11): "item" (get), "into"
+    // (get_into a reused buffer) or "meta" (meta_get, the typed mg).
+    std::string api = "item";
     std::string server_pids;   // "PID" or "PID,PID,...": the server CPU is their sum
     int threads = 0;           // 0: the scenario's (2 for S11, else 1)
     std::size_t conns_per_server = 0;  // 0: the scenario's (2 for S11, else 1)
@@ -204,7 +209,7 @@ struct options {
                  "usage: memcoro_bench [--server HOST:PORT[,HOST:PORT...]] [--scenario S1..S11]\n"
                  "         [--depth D] [--conns C] [--conns-per-server N] [--threads T]\n"
                  "         [--ops N | --seconds T] [--warmup N] [--valsize B] [--keys K]\n"
-                 "         [--batch K] [--protocol meta|text|auto] [--api item|into]\n"
+                 "         [--batch K] [--protocol meta|text|auto] [--api item|into|meta]\n"
                  "         [--server-pid PID[,PID...]] [--op-timeout-ms MS]\n",
                  why);
     std::exit(2);
@@ -291,7 +296,9 @@ options parse_options(int argc, char** argv) {
     if (o.depth < 1 || o.conns < 1 || o.batch < 1 || o.keys < 1 || o.threads < 1) {
         usage("counts must be >= 1");
     }
-    if (o.api != "item" && o.api != "into") usage("--api takes item or into");
+    if (o.api != "item" && o.api != "into" && o.api != "meta") {
+        usage("--api takes item, into or meta");
+    }
     // S1 and S7 are sequential by definition; S3 issues one get_many at a time.
     if (o.scenario == "S1" || o.scenario == "S7") o.depth = 1;
     return o;
@@ -497,11 +504,12 @@ private:
     // get_many counts its keys as operations; every other scenario one op per call.
     [[nodiscard]] std::uint64_t calls_per_op_unit() const { return many() ? o_.batch : 1; }
 
-    enum class work : std::uint8_t { get, get_into, get_many, set_noreply, set };
+    enum class work : std::uint8_t { get, get_into, meta_get, get_many, set_noreply, set };
     [[nodiscard]] work work_kind() const {
         if (many()) return work::get_many;
         if (o_.scenario == "S4") return work::set_noreply;
         if (o_.scenario == "S5") return work::set;
+        if (o_.api == "meta") return work::meta_get;
         return o_.api == "into" ? work::get_into : work::get;
     }
 
@@ -509,6 +517,7 @@ private:
         if (many()) return "get_many";
         if (o_.scenario == "S4") return "set_noreply";
         if (o_.scenario == "S5") return "set";
+        if (o_.api == "meta") return "meta_get";
         return o_.api == "into" ? "get_into" : "get";
     }
 
@@ -614,6 +623,10 @@ private:
                 std::optional<memcoro::value_info> info = co_await mc.get_into(key, buf);
                 if (!info) ++st.misses;
                 else st.value_bytes += info->size;
+            } else if (w == work::meta_get) {
+                std::optional<memcoro::meta_item> it = co_await mc.meta_get(key);
+                if (!it) ++st.misses;
+                else st.value_bytes += it->value().size();
             } else {
                 std::optional<memcoro::item> it = co_await mc.get(key);
                 if (!it) ++st.misses;

@@ -14,8 +14,11 @@
 //
 // For every operation:
 // - Errors: bad input (error::invalid_key, value_too_large, invalid_argument) is
-//   refused before a byte is sent and the connection is untouched. A miss, NOT_STORED,
-//   EXISTS and NOT_FOUND are results, not errors.
+//   refused before a byte is sent and the connection is untouched. So is a command or
+//   flag that this server or proxy cannot carry (twemproxy, text mode, a server version
+//   too old for a meta option): error::unsupported_command is the one error for that,
+//   whatever the reason, and the connection goes on. A miss, NOT_STORED, EXISTS and
+//   NOT_FOUND are results, not errors.
 // - Cancellation: the handler's cancellation slot is honoured for every cancellation
 //   type. A request not yet written is removed and never sent; one already written
 //   completes at once with boost::asio::error::operation_aborted, and its reply is
@@ -323,12 +326,19 @@ public:
     }
 
     // ---- Meta commands (meta.hpp; README "Meta commands and stampede protection") -----
-    // Each sends one meta request with the flags its options ask for. In
-    // wire_protocol::text mode, through twemproxy, or with an option the server's version
-    // lacks, they fail with error::unsupported_command before a byte is sent.
+    // Each sends one meta request with the flags its options ask for, routed by key as
+    // get and set are. In wire_protocol::text mode, through twemproxy, or with an option
+    // the server's version lacks (new_cas, drop_value: memcached 1.6.27; a server whose
+    // version is unknown counts as lacking them), they fail with
+    // error::unsupported_command before a byte is sent. Bad input is refused as for
+    // every call, and so are options that make no sense together
+    // (error::invalid_argument: ms invalidate without compare_cas, md stale_ttl without
+    // mark_stale, ma initial != 0 without vivify_ttl). An error line from the server is
+    // error::client_error / server_error / unknown_command; NS, EX and NF are results.
 
     // mg: void(error_code, std::optional<meta_item>), nullopt on a miss (EN). With
-    // vivify_ttl a miss is a hit with an empty value and `win`.
+    // vivify_ttl a miss is a hit with an empty value and `win`. errors_as_misses applies
+    // as to get.
     template <boost::asio::completion_token_for<void(error_code, std::optional<meta_item>)> Token =
                   default_token>
     auto meta_get(std::string_view key, const mg_options& opts = {}, Token&& token = {}) {

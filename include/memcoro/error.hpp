@@ -37,9 +37,11 @@ enum class error {
     shut_down,          // the client was closed while the operation waited
     server_dead,        // the key's server is marked dead (client_options::failure_limit)
 
-    // Refused before a byte is sent: the server cannot carry this command. A proxy such
-    // as twemproxy (wire_protocol::twemproxy, or found by the automatic probe) hangs up
-    // on a command it does not know; the connection stays up.
+    // Refused before a byte is sent: the server or proxy cannot carry this command or
+    // flag, and the connection stays up. A proxy such as twemproxy
+    // (wire_protocol::twemproxy, or found by the automatic probe) hangs up on a command
+    // it does not know; a text-mode connection carries no meta command; a server older
+    // than an option's version (meta.hpp) would answer CLIENT_ERROR.
     unsupported_command,
 };
 

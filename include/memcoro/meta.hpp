@@ -2,10 +2,11 @@
 // and the options of fetch. README "Meta commands and stampede protection" shows them in
 // use; protocol.md sections 3.3 to 3.6 list what the server does with each flag.
 //
-// Every option below maps to one meta flag, named next to it. A flag that memcached
-// gained after 1.6.18 is marked with the version that has it: the client learns each
-// server's version when it connects, and refuses such an option for an older server with
-// error::unsupported_command before a byte is sent.
+// Every option below maps to one meta flag, named next to it (mg's `value` to two: v
+// and f, the value's client flags, which its codec needs). A flag that memcached gained
+// after 1.6.18 is marked with the version that has it: the client learns each server's
+// version when it connects, and refuses such an option for an older server, or one whose
+// version it could not read, with error::unsupported_command before a byte is sent.
 #pragma once
 
 #include <memcoro/item.hpp>
@@ -41,7 +42,7 @@ enum class meta_status : std::uint8_t {
 // ---- meta_get (mg) ------------------------------------------------------------------
 
 struct mg_options {
-    bool value = true;         // v: the value; false asks for what is below only (HD)
+    bool value = true;         // v f: the value; false asks for what is below only (HD)
     bool cas = false;          // c: the item's cas
     bool ttl = false;          // t: the remaining ttl in seconds, -1 when it never expires
     bool last_access = false;  // l: seconds since the item was last read, before this read

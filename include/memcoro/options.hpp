@@ -15,12 +15,16 @@ namespace memcoro {
 
 // Which protocol single-key commands use on the wire.
 enum class wire_protocol : std::uint8_t {
-    // Probe once per connection with `mn`: meta where the server answers it, text
-    // where it does not (memcached < 1.6). A server that hangs up on the probe is taken
-    // for a proxy such as twemproxy, and from then on treated as with `twemproxy`.
+    // Probe once per connection with `version` and `mn` in one write (one round trip
+    // before the first request): meta where the server answers mn and is 1.6.10 or
+    // later, text where it is not (memcached < 1.6, or a version whose meta replies
+    // differ). A server that hangs up on the probe is taken for a proxy such as
+    // twemproxy, and from then on treated as with `twemproxy`.
     automatic,
     // The meta protocol (memcached >= 1.6.10). A pipelined `mg` costs the server about
-    // a fifth of a pipelined `get` (shared/performance.md).
+    // a fifth of a pipelined `get` (shared/performance.md). Each connection first asks
+    // the server's `version` (one round trip at connect), so that the meta calls can
+    // refuse an option the server is too old for.
     meta,
     // The classic text protocol only.
     text,

@@ -16,6 +16,7 @@
 
 namespace memcoro {
 namespace asio = boost::asio;
+using detail::fail_dead;
 using detail::operation;
 
 namespace detail {
@@ -67,16 +68,6 @@ void client::close() {
 
 std::vector<server_status> client::server_status() const {
     return router_->status();
-}
-
-// A key whose server is dead (and not remapped): the operation fails at once instead of
-// waiting for a timeout; a retrieval with errors_as_misses completes as a miss.
-template <class Sig, class Result>
-static void fail_dead(detail::completion<Sig> h, const asio::any_io_executor& ex, Result empty,
-                      bool as_miss) {
-    detail::post_completion(std::move(h), ex,
-                            detail::as_reported(make_error_code(error::server_dead), as_miss),
-                            std::move(empty));
 }
 
 void client::start_retrieve(retrieve_kind kind, std::string_view key, std::chrono::seconds ttl,

@@ -36,6 +36,14 @@ Op* new_operation(connection& c, Handler&& h, Args&&... args) {
                               std::forward<Args>(args)...);
 }
 
+// A key whose server is dead (and not remapped): the operation fails at once instead of
+// waiting for a timeout; a retrieval with errors_as_misses completes as a miss.
+template <class Sig, class Result>
+void fail_dead(completion<Sig> h, const asio::any_io_executor& ex, Result empty, bool as_miss) {
+    post_completion(std::move(h), ex,
+                    as_reported(make_error_code(error::server_dead), as_miss), std::move(empty));
+}
+
 // memcached reads expiration times as signed 32-bit numbers (protocol.md 1.3).
 [[nodiscard]] inline bool ttl_fits(std::chrono::seconds ttl) {
     return ttl.count() >= std::numeric_limits<std::int32_t>::min() &&

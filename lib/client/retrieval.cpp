@@ -122,6 +122,7 @@ void single_value_op<Result>::body_filled(std::size_t n) noexcept {
 }
 
 template class single_value_op<std::optional<item>>;
+template class single_value_op<std::optional<meta_item>>;
 template class single_value_op<std::optional<value_info>>;
 
 many_op::many_op(handler_type&& h, const asio::any_io_executor& fallback, bool with_cas,

@@ -6,6 +6,7 @@
 
 #include <memcoro/detail/value_sink.hpp>
 #include <memcoro/item.hpp>
+#include <memcoro/meta.hpp>
 
 #include <cstddef>
 #include <memory>
@@ -41,6 +42,9 @@ public:
     [[nodiscard]] bool expects_one_value() const noexcept override { return true; }
 
 protected:
+    // The key as the caller gave it (without the prefix).
+    [[nodiscard]] std::string_view key() const noexcept { return key_.view(); }
+
     // A hit of `size` bytes: prepare storage for it.
     virtual void start_value(std::size_t size, std::uint32_t flags, std::uint64_t cas) = 0;
     // The contiguous storage at `offset` bytes into the value.
@@ -62,14 +66,15 @@ private:
     bool storing_ = false;  // a value is being written into storage
 };
 
-// get gets gat gats: the value goes into an item the operation returns.
-class retrieve_op final : public single_value_op<std::optional<item>> {
+// The value goes into an item (an item or a meta_item) the operation returns.
+template <class Item>
+class item_value_op : public single_value_op<std::optional<Item>> {
 public:
-    using single_value_op::single_value_op;
+    using single_value_op<std::optional<Item>>::single_value_op;
 
 private:
     void start_value(std::size_t size, std::uint32_t flags, std::uint64_t cas) override {
-        auto& it = result_.emplace();
+        auto& it = this->result_.emplace();
         it.set_meta(flags, cas);
         body_ = it.prepare(size);
         size_ = size;
@@ -80,6 +85,12 @@ private:
 
     char* body_ = nullptr;
     std::size_t size_ = 0;
+};
+
+// get gets gat gats.
+class retrieve_op final : public item_value_op<item> {
+public:
+    using item_value_op::item_value_op;
 };
 
 // get_into: the value is appended to the caller's dynamic buffer.

@@ -49,7 +49,6 @@ connection::connection(asio::any_io_executor ex, const client_options& options,
     text_after_probe_closed_ = options.protocol == wire_protocol::twemproxy;
     mode_ = options.protocol == wire_protocol::text || text_after_probe_closed_ ? wire_mode::text
                                                                                 : wire_mode::meta;
-    probed_ = options.protocol != wire_protocol::automatic;
 }
 
 connection::~connection() {

@@ -98,12 +98,19 @@ class connection final : public std::enable_shared_from_this<connection>, privat
     peer_commands commands() const noexcept override {
         return text_after_probe_closed_ ? peer_commands::twemproxy : peer_commands::all;
     }
+    std::uint32_t server_version() const noexcept override { return server_version_; }
 
     void start_connect();
     void connect_to(std::vector<boost::asio::generic::stream_protocol::endpoint> endpoints);
     void on_connected(error_code ec, std::uint64_t epoch);
     void fail_connect(error_code ec);
+    // Whether a new stream is probed before it carries requests (its protocol or its
+    // version is to be learned).
+    [[nodiscard]] bool needs_probe() const noexcept;
     void start_probe();
+    // One reply to the probe (version, then mn in automatic mode).
+    [[nodiscard]] error_code on_probe_reply(const protocol::event& ev,
+                                            protocol::reply_shape shape);
     void become_ready();
 
     // `finish_inline`: the write may complete within this call (see write_encoded).
@@ -168,7 +175,8 @@ class connection final : public std::enable_shared_from_this<connection>, privat
 
     state state_ = state::disconnected;
     wire_mode mode_ = wire_mode::meta;
-    bool probed_ = false;      // the server's protocol is known
+    // What the probe's `version` said (encode_context::server_version); 0: unknown.
+    std::uint32_t server_version_ = 0;
     std::uint64_t epoch_ = 0;  // bumped by close(); handlers of an older socket stand down
     // A probe made the server hang up, or options say twemproxy: use text, and only
     // the commands twemproxy carries (commands()).

@@ -264,8 +264,11 @@ void connection::on_read(error_code ec, std::size_t n, std::uint64_t epoch) {
     if (epoch != epoch_) return;
     reading_ = false;
     if (ec) {
-        // A server that hangs up on `mn` (some proxies do) speaks text only.
-        if (state_ == state::probing) text_after_probe_closed_ = true;
+        // A server that hangs up on `mn` (some proxies do) speaks text only. (In meta
+        // mode the probe is `version` alone, which any server answers.)
+        if (state_ == state::probing && options_.protocol == wire_protocol::automatic) {
+            text_after_probe_closed_ = true;
+        }
         close(error::connection_closed);
         settle(lock);
         return;
@@ -345,18 +348,7 @@ error_code connection::deliver(const protocol::event& ev) {
 }
 
 error_code connection::deliver_internal(const protocol::event& ev) {
-    if (state_ == state::probing) {
-        if (ev.kind == protocol::event_kind::meta && ev.code == protocol::meta_code::mn) {
-            mode_ = wire_mode::meta;
-        } else if (ev.kind == protocol::event_kind::error) {
-            mode_ = wire_mode::text;
-        } else {
-            return error::protocol_error;
-        }
-        probed_ = true;
-        become_ready();
-        return {};
-    }
+    if (state_ == state::probing) return on_probe_reply(ev, expected_.front().shape);
     const bool answered =
         (ev.kind == protocol::event_kind::meta && ev.code == protocol::meta_code::mn) ||
         ev.kind == protocol::event_kind::version;

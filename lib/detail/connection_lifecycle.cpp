@@ -17,8 +17,9 @@ using generic_endpoint = asio::generic::stream_protocol::endpoint;
 
 void connection::start_connect() {
     state_ = state::connecting;
-    probed_ = options_.protocol != wire_protocol::automatic || text_after_probe_closed_;
     if (text_after_probe_closed_) mode_ = wire_mode::text;
+    // The stream may reach another server than the last one did (restarted, upgraded).
+    server_version_ = 0;
     connect_deadline_ = clock::now() + options_.connect_timeout;
     arm_timer(connect_deadline_);
 
@@ -76,10 +77,10 @@ void connection::on_connected(error_code ec, std::uint64_t epoch) {
     last_read_ = last_activity_ = clock::now();
     parser_.reset();
     rbegin_ = rend_ = 0;
-    if (probed_) {
-        become_ready();
-    } else {
+    if (needs_probe()) {
         start_probe();
+    } else {
+        become_ready();
     }
     start_read();
     settle(lock);
@@ -98,16 +99,61 @@ void connection::fail_connect(error_code ec) {
     fail_queued(ec);
 }
 
-// `mn` answers MN on a server that speaks meta and ERROR on one that does not
-// (protocol.md 3.7). The probe goes out alone, before any request, because how those
-// are encoded depends on the answer.
+bool connection::needs_probe() const noexcept {
+    switch (options_.protocol) {
+        case wire_protocol::automatic: return !text_after_probe_closed_;
+        case wire_protocol::meta: return true;
+        case wire_protocol::text:
+        case wire_protocol::twemproxy: break;
+    }
+    return false;
+}
+
+// The probe learns what the server is before any request goes out, because how those
+// are encoded, and which meta flags they may carry, depend on the answer:
+// - `version` gives the server's version (operations read it through
+//   encode_context::server_version, to refuse a flag the server lacks);
+// - in automatic mode, `mn` follows in the same write: MN on a server that speaks meta,
+//   ERROR on one that does not (protocol.md 3.7). A peer that hangs up instead is taken
+//   for twemproxy (on_read).
+// In wire_protocol::meta mode the version alone is asked: one round trip per connect.
 void connection::start_probe() {
     state_ = state::probing;
     encoder_.clear();
-    (void)encoder_.meta(protocol::meta_command::noop, {}, {});
-    expected_.push_back({nullptr, protocol::reply_shape::meta, 0, 0});
-    parser_.expect(protocol::reply_shape::meta);
+    (void)encoder_.version();
+    expected_.push_back({nullptr, protocol::reply_shape::version, 0, 0});
+    if (options_.protocol == wire_protocol::automatic) {
+        (void)encoder_.meta(protocol::meta_command::noop, {}, {});
+        expected_.push_back({nullptr, protocol::reply_shape::meta, 0, 0});
+    }
+    parser_.expect(protocol::reply_shape::version);
     write_encoded(/*finish_inline=*/true);  // from on_connected, an I/O handler
+}
+
+error_code connection::on_probe_reply(const protocol::event& ev, protocol::reply_shape shape) {
+    using protocol::event_kind;
+    if (shape == protocol::reply_shape::version) {
+        if (ev.kind == event_kind::version) {
+            server_version_ = protocol::parse_server_version(ev.text);
+        } else if (ev.kind != event_kind::error) {  // an error: the version stays unknown
+            return error::protocol_error;
+        }
+        if (options_.protocol == wire_protocol::automatic) return {};  // mn's answer is next
+    } else {
+        if (ev.kind == event_kind::meta && ev.code == protocol::meta_code::mn) {
+            mode_ = wire_mode::meta;
+        } else if (ev.kind == event_kind::error) {
+            mode_ = wire_mode::text;
+        } else {
+            return error::protocol_error;
+        }
+        // Before 1.6.10 the meta commands answer other codes (OK for HD, protocol.md
+        // 3.2): such a server gets the text protocol even though it answers mn.
+        constexpr std::uint32_t current_meta_codes = 10610;
+        if (server_version_ != 0 && server_version_ < current_meta_codes) mode_ = wire_mode::text;
+    }
+    become_ready();
+    return {};
 }
 
 void connection::become_ready() {

@@ -1,6 +1,7 @@
 // A scripted fake server plays what a real memcached never does: replies that belong to
 // another request, oversized values, endless lines, bytes nobody asked for. The client
 // must refuse them, never hand a value to the wrong caller, and recover.
+#include "fake_server.hpp"
 #include "run_client.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -25,99 +26,8 @@ using memcoro::test::run_client;
 
 namespace {
 
-// Accepts connections on a free loopback port; for each request line it reads, it
-// writes the next scripted reply. A reply may use "{O}" for the opaque the request
-// carried, so a script can answer correctly or deliberately not.
-class fake_server {
-public:
-    fake_server(asio::any_io_executor ex, std::vector<std::string> replies)
-        : acceptor_(ex, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)),
-          replies_(std::make_shared<std::vector<std::string>>(std::move(replies))) {
-        asio::co_spawn(ex, serve(), asio::detached);
-    }
-    ~fake_server() {
-        boost::system::error_code ignored;
-        acceptor_.close(ignored);
-    }
-
-    [[nodiscard]] std::string address() const {
-        return "127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port());
-    }
-    [[nodiscard]] int connections() const { return *connections_; }
-
-private:
-    asio::awaitable<void> serve() {
-        auto replies = replies_;
-        auto connections = connections_;
-        auto next = std::make_shared<std::size_t>(0);
-        for (;;) {
-            auto [ec, socket] = co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
-            if (ec) co_return;
-            ++*connections;
-            asio::co_spawn(acceptor_.get_executor(), answer(std::move(socket), replies, next),
-                           asio::detached);
-        }
-    }
-
-    static asio::awaitable<void> answer(tcp::socket socket,
-                                        std::shared_ptr<std::vector<std::string>> replies,
-                                        std::shared_ptr<std::size_t> next) {
-        asio::streambuf in;
-        for (;;) {
-            auto [ec, n] = co_await asio::async_read_until(socket, in, "\r\n",
-                                                           asio::as_tuple(asio::use_awaitable));
-            if (ec) co_return;
-            std::string line(asio::buffers_begin(in.data()), asio::buffers_begin(in.data()) + n);
-            in.consume(n);
-            if (line.starts_with("ms ")) {
-                // Swallow the data block: its length is the third token.
-                const auto first = line.find(' ', 3);
-                const auto len = std::stoul(line.substr(first + 1));
-                while (in.size() < len + 2) {
-                    auto [ec2, m] = co_await asio::async_read(socket, in.prepare(len + 2 - in.size()),
-                                                              asio::as_tuple(asio::use_awaitable));
-                    if (ec2) co_return;
-                    in.commit(m);
-                }
-                in.consume(len + 2);
-            }
-            if (*next >= replies->size()) continue;  // out of script: go silent
-            std::string reply = (*replies)[(*next)++];
-            const auto o = line.find(" O");
-            const std::string opaque =
-                o == std::string::npos ? "" : line.substr(o + 2, line.find_first_of(" \r", o + 2) - o - 2);
-            for (auto at = reply.find("{O}"); at != std::string::npos; at = reply.find("{O}")) {
-                reply.replace(at, 3, opaque);
-            }
-            auto [ec3, w] = co_await asio::async_write(socket, asio::buffer(reply),
-                                                        asio::as_tuple(asio::use_awaitable));
-            if (ec3) co_return;
-        }
-    }
-
-    tcp::acceptor acceptor_;
-    std::shared_ptr<std::vector<std::string>> replies_;
-    std::shared_ptr<int> connections_ = std::make_shared<int>(0);
-};
-
-memcoro::client_options options_for(const std::string& address, memcoro::wire_protocol p) {
-    memcoro::client_options o;
-    o.server = address;
-    o.protocol = p;
-    o.op_timeout = 2s;
-    o.reconnect_backoff = 1ms;
-    return o;
-}
-
-// Runs `body` against a client of a fake server with the given script.
-template <class Body>
-void with_fake_server(std::vector<std::string> script, memcoro::wire_protocol p, Body body) {
-    asio::io_context ioc;
-    fake_server server(ioc.get_executor(), std::move(script));
-    memcoro::test::run_client_on(
-        ioc, options_for(server.address(), p),
-        [&](memcoro::client& mc) { return body(mc, server); }, 20s);
-}
+using memcoro::test::fake_server;
+using memcoro::test::with_fake_server;
 
 using error_code = boost::system::error_code;
 

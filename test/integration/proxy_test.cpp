@@ -67,16 +67,7 @@ bool skip_without_nutcracker() {
     return true;
 }
 
-// The error an awaited call threw, or none.
-template <class Awaitable>
-asio::awaitable<boost::system::error_code> error_of(Awaitable call) {
-    try {
-        co_await std::move(call);
-    } catch (const boost::system::system_error& e) {
-        co_return e.code();
-    }
-    co_return boost::system::error_code{};
-}
+using memcoro::test::error_of;
 
 const boost::system::error_code unsupported = memcoro::error::unsupported_command;
 
@@ -238,6 +229,11 @@ TEST_CASE("through twemproxy: what it does not carry fails unsent and the connec
                 // answer to a command it does not know: it must not pass for success.
                 CHECK(co_await error_of(mc.shutdown()) == unsupported);
                 CHECK(co_await error_of(mc.shutdown(true)) == unsupported);
+                // The meta calls: twemproxy speaks text only.
+                CHECK(co_await error_of(mc.meta_get("k")) == unsupported);
+                CHECK(co_await error_of(mc.meta_set("k", "x")) == unsupported);
+                CHECK(co_await error_of(mc.meta_delete("k")) == unsupported);
+                CHECK(co_await error_of(mc.meta_arithmetic("k")) == unsupported);
                 // Each was followed by a working call on the same connection.
                 CHECK(memcoro::test::value_of(co_await mc.get("k")) == "v");
 

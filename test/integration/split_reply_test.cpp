@@ -39,7 +39,8 @@ namespace {
 // carried (meta mode), "{O+1}" the one the request after it carries.
 using pieced_reply = std::vector<std::string>;
 
-// Answers the n-th request line with the n-th scripted reply, writing its pieces with a
+// Answers the n-th request line with the n-th scripted reply (a `version` line, the
+// client's probe, gets its answer outside the script), writing its pieces with a
 // pause between them so that each arrives in a read of its own.
 class dribbling_server {
 public:
@@ -68,6 +69,15 @@ private:
             const std::string line(asio::buffers_begin(in.data()),
                                    asio::buffers_begin(in.data()) + static_cast<long>(n));
             in.consume(n);
+            if (line == "version\r\n") {
+                // The client's probe at connect (meta mode), outside the script.
+                --next;
+                auto [ec4, w] = co_await asio::async_write(
+                    socket, asio::buffer(std::string_view("VERSION 1.6.18\r\n")),
+                    asio::as_tuple(asio::use_awaitable));
+                if (ec4) co_return;
+                continue;
+            }
             const auto o = line.find(" O");
             const std::string opaque =
                 o == std::string::npos ? ""

@@ -10,6 +10,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/system/system_error.hpp>
 
 #include <array>
 #include <chrono>
@@ -73,6 +74,17 @@ inline std::string raw_set(std::string_view key, std::string_view value, std::ui
 // What a raw `get <key>` returns: the whole reply, "END\r\n" for a miss.
 inline std::string raw_get(const memcached_server& server, std::string_view key) {
     return server.roundtrip("get " + std::string(key) + "\r\n", "END\r\n");
+}
+
+// The error an awaited call threw, or none.
+template <class Awaitable>
+asio::awaitable<boost::system::error_code> error_of(Awaitable call) {
+    try {
+        co_await std::move(call);
+    } catch (const boost::system::system_error& e) {
+        co_return e.code();
+    }
+    co_return boost::system::error_code{};
 }
 
 // The value of a hit, or "<miss>": safer in a CHECK than dereferencing the optional.

@@ -52,3 +52,22 @@ TEST_CASE("find_meta_flag: edges") {
     // The first occurrence wins.
     CHECK(find_meta_flag("X W X1", 'X') == ""sv);
 }
+
+TEST_CASE("parse_server_version: VERSION texts as comparable numbers") {
+    using memcoro::protocol::parse_server_version;
+    CHECK(parse_server_version("1.6.18") == 10618u);
+    CHECK(parse_server_version("1.6.27") == 10627u);
+    CHECK(parse_server_version("1.5.9") == 10509u);
+    CHECK(parse_server_version("1.6.21-dirty") == 10621u);
+    CHECK(parse_server_version("1.6.10") > parse_server_version("1.6.9"));
+    CHECK(parse_server_version("1.6.9") > parse_server_version("1.5.99"));
+    // Unknown: nothing that reads as major.minor.patch.
+    CHECK(parse_server_version("") == 0u);
+    CHECK(parse_server_version("1.6") == 0u);
+    CHECK(parse_server_version("1.6.") == 0u);
+    CHECK(parse_server_version("v1.6.18") == 0u);
+    CHECK(parse_server_version("1.-6.18") == 0u);
+    CHECK(parse_server_version("1.6.100") == 0u);
+    CHECK(parse_server_version("1.600.1") == 0u);
+    CHECK(parse_server_version("99999999999.1.1") == 0u);
+}

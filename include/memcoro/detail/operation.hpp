@@ -44,6 +44,11 @@ public:
     // What the peer carries. An operation that needs more returns
     // error::unsupported_command from encode before it encodes anything.
     [[nodiscard]] virtual peer_commands commands() const noexcept { return peer_commands::all; }
+    // The server's version as major * 10000 + minor * 100 + patch (1.6.18 -> 10618), as
+    // it said when the connection was made; 0 when unknown (not asked in text mode, or
+    // an answer that names no version). An operation whose flags need a newer server
+    // returns error::unsupported_command from encode.
+    [[nodiscard]] virtual std::uint32_t server_version() const noexcept { return 0; }
 };
 
 class operation {

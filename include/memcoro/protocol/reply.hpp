@@ -115,4 +115,10 @@ struct event {
 [[nodiscard]] std::optional<std::string_view> find_meta_flag(std::string_view flags,
                                                              char f) noexcept;
 
+// A server version as one comparable number, major * 10000 + minor * 100 + patch: the
+// text of a VERSION reply ("1.6.18" -> 10618). Anything after the patch number is
+// ignored ("1.6.21-dirty"). 0 when the text does not start with three dot-separated
+// numbers in range (minor and patch below 100), or when it names no version at all.
+[[nodiscard]] std::uint32_t parse_server_version(std::string_view text) noexcept;
+
 }  // namespace memcoro::protocol
