@@ -24,7 +24,10 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -32,6 +35,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <exception>
 #include <memory>
 #include <optional>
 #include <string>
@@ -139,15 +143,22 @@ private:
     throw boost::system::system_error(make_error_code(e));
 }
 
-// Runs the compute, cancelled at the plan's deadline. A compute that ignores
-// cancellation still holds up only its own caller.
+// Runs the compute, cancelled at the plan's deadline. (Not awaitable_operators' ||,
+// which waits for a success: a compute that throws would wait for the deadline.) A
+// compute that ignores cancellation still holds up only its own caller.
 template <class T, class Client, class Compute>
 boost::asio::awaitable<T> compute_in_time(const fetch_plan<Client>& plan, Compute& compute) {
-    using namespace boost::asio::experimental::awaitable_operators;
-    boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, plan.deadline());
-    auto done = co_await (compute() || timer.async_wait(boost::asio::use_awaitable));
-    if (done.index() == 1) throw_error(error::timeout);
-    co_return std::move(std::get<0>(done));
+    namespace asio = boost::asio;
+    const auto ex = co_await asio::this_coro::executor;
+    asio::steady_timer timer(ex, plan.deadline());
+    auto [order, failure, value, timer_ec] =
+        co_await asio::experimental::make_parallel_group(
+            asio::co_spawn(ex, compute(), asio::deferred), timer.async_wait(asio::deferred))
+            .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
+    (void)timer_ec;
+    if (order[0] != 0) throw_error(error::timeout);
+    if (failure) std::rethrow_exception(failure);
+    co_return std::move(value);
 }
 
 // Stores what the winner computed over the item it won; a placeholder that expired
