@@ -84,8 +84,11 @@ def plot(results, png_path):
         ax.set_title(title)
         if log:
             ax.set_yscale("log")
-    fig.suptitle("S12: 1,000 callers on one expired key, 10 ms compute (bars: median; "
-                 "dots: rounds)")
+    first = next((r for r in results if "callers" in r), {})
+    fig.suptitle("S12: %s callers on one expired key, a %s ms compute on a backend serving %s "
+                 "at a time (bars: median; dots: rounds)" % (first.get("callers", "?"),
+                                                            first.get("compute_ms", "?"),
+                                                            first.get("backend_slots", "?")))
     fig.tight_layout()
     fig.savefig(png_path, dpi=100)
 
