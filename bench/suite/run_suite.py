@@ -95,6 +95,9 @@ def build_rows(bins, protocol):
             raw + ["--mode", "mg", "--depth", str(d)], n, depth=d, kind="mg")
         add("S2", "raw.get.d%d" % d, "S2", "raw", "raw get, depth %d" % d,
             raw + ["--mode", "get", "--depth", str(d)], 300000, depth=d)
+    # The typed meta call on the same pipelined path (issue: within 5% of get).
+    add("S2", "mc.S2.meta.d128", "S2", "memcoro", "memcoro meta_get, 128 coroutines",
+        mc + ["--scenario", "S2", "--depth", "128", "--api", "meta"], 1000000, depth=128)
     if lmc:
         add("S2", "lmc.mget", "S2", "libmemcached", "memcached_mget 100 keys (keys/s)",
             lmc + ["--mode", "mget"], 1000000, depth=100, kind="multiget")
@@ -240,6 +243,8 @@ def references(protocol):
                    "note": "≥0.9× raw 4 servers×128"},
         "mc.S11.t2": {"base": "mc.S11.t1", "targets": {"base": 1.0},
                       "note": "2 threads ≥1.0× 1 thread"},
+        "mc.S2.meta.d128": {"base": "mc.S2.d128", "targets": {"base": 0.95},
+                            "note": "meta_get ≥0.95× get, 128 coroutines"},
     }
     for d in DEPTHS:
         r = {"lmc": "lmc.mget", "raw": "%s.d%d" % (ceiling, d), "cpu": 0.5, "allocs": 0}
