@@ -20,6 +20,10 @@ bool with_touch(protocol::retrieve_command cmd) {
     return cmd == protocol::retrieve_command::gat || cmd == protocol::retrieve_command::gats;
 }
 
+// get_many / gets_many of text keys in meta mode: quiet mg lines and mn (true), or one
+// classic get (false). Keys in base64 always take the meta form.
+constexpr bool meta_many_for_text_keys = true;
+
 }  // namespace
 
 // Every encode below uses the encoder's prevalidated entry points: client::start_*
@@ -30,6 +34,7 @@ error_code single_value_op<Result>::encode(encode_context& ctx) {
     if (with_touch(cmd_)) {
         if (auto ec = needs_full_server(ctx)) return ec;  // twemproxy has no gat/gats
     }
+    if (auto ec = carries_key(ctx, base64_)) return ec;
     auto& enc = ctx.encoder();
     if (ctx.mode() == wire_mode::text) {
         if (auto ec = enc.retrieve(protocol::prevalidated, cmd_, key_.view(), ttl_)) return ec;
@@ -37,6 +42,7 @@ error_code single_value_op<Result>::encode(encode_context& ctx) {
         return {};
     }
     protocol::meta_flag_line flags;
+    if (base64_) flags.add('b');
     flags.add('v');
     flags.add('f');
     if (with_cas(cmd_)) flags.add('c');
@@ -125,10 +131,11 @@ template class single_value_op<std::optional<item>>;
 template class single_value_op<std::optional<value_info>>;
 
 many_op::many_op(handler_type&& h, const asio::any_io_executor& fallback, bool with_cas,
-                 std::span<const std::string_view> keys, std::string_view prefix,
+                 std::span<const std::string_view> keys, std::string_view prefix, bool base64,
                  operation_pool& pool)
     : basic_operation(std::move(h), fallback),
       with_cas_(with_cas),
+      base64_(base64),
       keys_(keys, pool),
       prefix_(prefix) {
     // Room for a hit per key up front: growing the vector hit by hit reallocated (and
@@ -137,6 +144,10 @@ many_op::many_op(handler_type&& h, const asio::any_io_executor& fallback, bool w
 }
 
 error_code many_op::encode(encode_context& ctx) {
+    if (auto ec = carries_key(ctx, base64_)) return ec;
+    if (ctx.mode() == wire_mode::meta && (base64_ || meta_many_for_text_keys)) {
+        return encode_meta(ctx);
+    }
     const auto cmd = with_cas_ ? protocol::retrieve_command::gets : protocol::retrieve_command::get;
     if (auto ec = ctx.encoder().retrieve(protocol::prevalidated, cmd, keys_.views())) return ec;
     ctx.expect_reply(protocol::reply_shape::values, 0);
@@ -146,6 +157,31 @@ error_code many_op::encode(encode_context& ctx) {
         hit_index_.reserve(keys_.size());
     }
     return {};
+}
+
+error_code many_op::encode_meta(encode_context& ctx) {
+    auto& enc = ctx.encoder();
+    error_code ec;
+    std::size_t i = 0;
+    for (; i < keys_.size(); ++i) {
+        protocol::meta_flag_line flags;
+        if (base64_) flags.add('b');
+        flags.add('v');
+        flags.add('f');
+        if (with_cas_) flags.add('c');
+        flags.add('q');
+        flags.add_number('O', ctx.next_opaque());
+        ec = enc.meta(protocol::prevalidated, protocol::meta_command::get, keys_[i], flags);
+        if (ec) break;
+        ctx.expect_quiet_reply(protocol::reply_shape::meta, static_cast<std::uint32_t>(i));
+    }
+    // Quiet requests already encoded still need the batch closed (a bug's path: the
+    // keys were checked when the operation started).
+    if (i > 0) {
+        (void)enc.meta(protocol::meta_command::noop, {}, {});
+        ctx.expect_reply(protocol::reply_shape::meta, static_cast<std::uint32_t>(keys_.size()));
+    }
+    return ec;
 }
 
 std::size_t many_op::match_in_order(std::string_view wire_key) const noexcept {
@@ -187,7 +223,30 @@ void many_op::on_body(std::string_view bytes) noexcept {
     }
 }
 
-bool many_op::on_event(const protocol::event& ev, std::uint32_t) {
+void many_op::start_hit(std::size_t index, const protocol::event& ev) {
+    body_ = nullptr;
+    if (finished()) return;
+    auto& it = result_.emplace_back();
+    it.set_meta(ev.flags, ev.cas.value_or(0));
+    body_ = it.prepare(ev.size, keys_[index]);
+    filled_ = 0;
+    on_body(ev.bytes);  // the whole body, when it came with the line
+}
+
+// Part i < keys_.size() is key i's mg, part keys_.size() the closing mn.
+bool many_op::on_meta(const protocol::event& ev, std::uint32_t part) {
+    switch (ev.code) {
+        case protocol::meta_code::va:
+            if (part >= keys_.size()) return false;
+            start_hit(part, ev);
+            return true;
+        case protocol::meta_code::en: return part < keys_.size();  // q leaves misses out
+        case protocol::meta_code::mn: return part == keys_.size();
+        default: return false;
+    }
+}
+
+bool many_op::on_event(const protocol::event& ev, std::uint32_t part) {
     using protocol::event_kind;
     switch (ev.kind) {
         case event_kind::value: {
@@ -195,15 +254,10 @@ bool many_op::on_event(const protocol::event& ev, std::uint32_t) {
             const std::size_t i = any_order_ ? match_any_order(ev.key) : match_in_order(ev.key);
             if (i == keys_.size()) return false;
             next_key_ = i + 1;
-            body_ = nullptr;
-            if (finished()) return true;
-            auto& it = result_.emplace_back();
-            it.set_meta(ev.flags, ev.cas.value_or(0));
-            body_ = it.prepare(ev.size, keys_[i]);
-            filled_ = 0;
-            on_body(ev.bytes);  // the whole body, when it came with the line
+            start_hit(i, ev);
             return true;
         }
+        case event_kind::meta: return on_meta(ev, part);
         case event_kind::data: on_body(ev.bytes); return true;
         case event_kind::end:
             if (any_order_ && !finished()) restore_request_order();
