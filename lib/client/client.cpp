@@ -125,8 +125,7 @@ void client::start_store(store_kind kind, std::string_view key, encoded value,
     if (ec) return detail::post_completion(std::move(h), executor_, ec, false);
     const auto* c = router_->route(key);
     if (c == nullptr) return fail_dead(std::move(h), executor_, false, false);
-    auto req =
-        detail::make_store_request(static_cast<protocol::store_command>(kind), value, opts);
+    auto req = detail::make_store_request(static_cast<protocol::store_command>(kind), value, opts);
     req.base64 = detail::base64_keys(options_);
     auto slot = h.handler.get_cancellation_slot();
     auto* op = detail::new_operation<detail::store_op<bool>>(**c, std::move(h), key,

@@ -48,8 +48,8 @@ bool remove_op::on_event(const protocol::event& ev, std::uint32_t) {
 }
 
 remove_many_op::remove_many_op(handler_type&& h, const asio::any_io_executor& fallback,
-                               std::span<const std::string_view> keys, bool noreply,
-                               bool base64, operation_pool& pool)
+                               std::span<const std::string_view> keys, bool noreply, bool base64,
+                               operation_pool& pool)
     : basic_operation(std::move(h), fallback), keys_(keys, pool), base64_(base64) {
     no_reply_ = noreply;
 }
@@ -143,7 +143,9 @@ error_code arithmetic_op::encode(encode_context& ctx) {
 bool arithmetic_op::on_event(const protocol::event& ev, std::uint32_t) {
     using protocol::event_kind;
     switch (ev.kind) {
-        case event_kind::error: fail_with_reply(ev); return true;
+        case event_kind::error:
+            fail_with_reply(ev);
+            return true;
         case event_kind::number:
             if (!ignores_reply()) result_ = ev.number;
             return true;

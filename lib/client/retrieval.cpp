@@ -240,9 +240,12 @@ bool many_op::on_meta(const protocol::event& ev, std::uint32_t part) {
             if (part >= keys_.size()) return false;
             start_hit(part, ev);
             return true;
-        case protocol::meta_code::en: return part < keys_.size();  // q leaves misses out
-        case protocol::meta_code::mn: return part == keys_.size();
-        default: return false;
+        case protocol::meta_code::en:
+            return part < keys_.size();  // q leaves misses out
+        case protocol::meta_code::mn:
+            return part == keys_.size();
+        default:
+            return false;
     }
 }
 
@@ -257,7 +260,8 @@ bool many_op::on_event(const protocol::event& ev, std::uint32_t part) {
             start_hit(i, ev);
             return true;
         }
-        case event_kind::meta: return on_meta(ev, part);
+        case event_kind::meta:
+            return on_meta(ev, part);
         case event_kind::data: on_body(ev.bytes); return true;
         case event_kind::end:
             if (any_order_ && !finished()) restore_request_order();
