@@ -20,10 +20,6 @@ bool with_touch(protocol::retrieve_command cmd) {
     return cmd == protocol::retrieve_command::gat || cmd == protocol::retrieve_command::gats;
 }
 
-// get_many / gets_many of text keys in meta mode: quiet mg lines and mn (true), or one
-// classic get (false). Keys in base64 always take the meta form.
-constexpr bool meta_many_for_text_keys = true;
-
 }  // namespace
 
 // Every encode below uses the encoder's prevalidated entry points: client::start_*
@@ -143,11 +139,13 @@ many_op::many_op(handler_type&& h, const asio::any_io_executor& fallback, bool w
     result_.reserve(keys.size());
 }
 
+// Text keys take the classic get in meta mode too: against memcached 1.6.18 with its
+// default of 20 requests per event (-R), 100 keys in quiet mg lines cost the server about
+// 1.0 us and the client 0.6 us each, against 0.45 and 0.25 in one get (S3 ran at 0.5x
+// the keys/s; with -R 200 the two forms are even). Keys in base64 need the meta form.
 error_code many_op::encode(encode_context& ctx) {
     if (auto ec = carries_key(ctx, base64_)) return ec;
-    if (ctx.mode() == wire_mode::meta && (base64_ || meta_many_for_text_keys)) {
-        return encode_meta(ctx);
-    }
+    if (base64_) return encode_meta(ctx);
     const auto cmd = with_cas_ ? protocol::retrieve_command::gets : protocol::retrieve_command::get;
     if (auto ec = ctx.encoder().retrieve(protocol::prevalidated, cmd, keys_.views())) return ec;
     ctx.expect_reply(protocol::reply_shape::values, 0);
@@ -165,7 +163,7 @@ error_code many_op::encode_meta(encode_context& ctx) {
     std::size_t i = 0;
     for (; i < keys_.size(); ++i) {
         protocol::meta_flag_line flags;
-        if (base64_) flags.add('b');
+        flags.add('b');
         flags.add('v');
         flags.add('f');
         if (with_cas_) flags.add('c');

@@ -1,7 +1,7 @@
 // A scripted fake server plays what a real memcached never does: replies that belong to
 // another request, oversized values, endless lines, bytes nobody asked for. The client
 // must refuse them, never hand a value to the wrong caller, and recover.
-#include "run_client.hpp"
+#include <doctest/doctest.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/detached.hpp>
@@ -12,11 +12,12 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-
-#include <doctest/doctest.h>
-
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
+
+#include "run_client.hpp"
 
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
@@ -100,10 +101,12 @@ private:
     std::shared_ptr<int> connections_ = std::make_shared<int>(0);
 };
 
-memcoro::client_options options_for(const std::string& address, memcoro::wire_protocol p) {
+memcoro::client_options options_for(const std::string& address, memcoro::wire_protocol p,
+                                    memcoro::key_encoding keys) {
     memcoro::client_options o;
     o.server = address;
     o.protocol = p;
+    o.key_encoding = keys;
     o.op_timeout = 2s;
     o.reconnect_backoff = 1ms;
     return o;
@@ -111,11 +114,12 @@ memcoro::client_options options_for(const std::string& address, memcoro::wire_pr
 
 // Runs `body` against a client of a fake server with the given script.
 template <class Body>
-void with_fake_server(std::vector<std::string> script, memcoro::wire_protocol p, Body body) {
+void with_fake_server(std::vector<std::string> script, memcoro::wire_protocol p, Body body,
+                      memcoro::key_encoding keys = memcoro::key_encoding::text) {
     asio::io_context ioc;
     fake_server server(ioc.get_executor(), std::move(script));
     memcoro::test::run_client_on(
-        ioc, options_for(server.address(), p),
+        ioc, options_for(server.address(), p, keys),
         [&](memcoro::client& mc) { return body(mc, server); }, 20s);
 }
 
@@ -209,4 +213,40 @@ TEST_CASE("a CLIENT_ERROR to a store closes the stream; SERVER_ERROR keeps it") 
                          CHECK(co_await mc.set("k", "v"));
                          CHECK(server.connections() == 2);
                      });
+}
+
+TEST_CASE("get_many of base64 keys: quiet mg lines and mn; hits matched by opaque") {
+    // One reply per request line: the miss of "b" sends nothing, as mg with q does.
+    with_fake_server(
+        {"VA 1 f5 O{O}\r\nA\r\n", "", "VA 2 f0 O{O}\r\nCC\r\n", "MN\r\n", "VA 1 f0 O{O}\r\nZ\r\n"},
+        memcoro::wire_protocol::meta,
+        [](memcoro::client& mc, fake_server& server) -> asio::awaitable<void> {
+            const std::vector<std::string_view> keys{"a", "b", "c"};
+            const auto items = co_await mc.get_many(keys);
+            REQUIRE(items.size() == 2);
+            CHECK(items[0].key() == "a");
+            CHECK(items[0].value() == "A");
+            CHECK(items[0].flags() == 5);
+            CHECK(items[1].key() == "c");
+            CHECK(items[1].value() == "CC");
+            CHECK((co_await mc.get("z"))->value() == "Z");
+            CHECK(server.connections() == 1);
+        },
+        memcoro::key_encoding::base64);
+}
+
+TEST_CASE("an error line inside a get_many batch fails the call; the stream stays in step") {
+    with_fake_server(
+        {"VA 1 f0 O{O}\r\nA\r\n", "CLIENT_ERROR bad command line format\r\n",
+         "VA 1 f0 O{O}\r\nC\r\n", "", "MN\r\n", "VA 5 f0 O{O}\r\nright\r\n"},
+        memcoro::wire_protocol::meta,
+        [](memcoro::client& mc, fake_server& server) -> asio::awaitable<void> {
+            const std::vector<std::string_view> keys{"a", "b", "c", "d"};
+            auto [ec, items] = co_await mc.get_many(keys, {}, asio::as_tuple(asio::use_awaitable));
+            CHECK(ec == memcoro::error::client_error);
+            CHECK(items.empty());
+            CHECK((co_await mc.get("k"))->value() == "right");
+            CHECK(server.connections() == 1);
+        },
+        memcoro::key_encoding::base64);
 }
