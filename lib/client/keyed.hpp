@@ -19,12 +19,12 @@ namespace memcoro::detail {
 
 class remove_op final : public basic_operation<bool> {
 public:
-  remove_op(handler_type&& h, const asio::any_io_executor& fallback, std::string_view key,
-            bool noreply, bool base64)
-      : basic_operation(std::move(h), fallback), key_(key), base64_(base64) {
-      no_reply_ = noreply;
-      result_ = noreply;  // noreply reports success, as the storage commands do
-  }
+    remove_op(handler_type&& h, const asio::any_io_executor& fallback, std::string_view key,
+              bool noreply, bool base64)
+        : basic_operation(std::move(h), fallback), key_(key), base64_(base64) {
+        no_reply_ = noreply;
+        result_ = noreply;  // noreply reports success, as the storage commands do
+    }
     error_code encode(encode_context& ctx) override {
         return encode_remove(ctx, key_.view(), no_reply_, base64_, 0);
     }
@@ -37,11 +37,11 @@ private:
 
 class remove_many_op final : public basic_operation<std::size_t> {
 public:
-  remove_many_op(handler_type&& h, const asio::any_io_executor& fallback,
-                 std::span<const std::string_view> keys, bool noreply, bool base64,
-                 operation_pool& pool);
-  error_code encode(encode_context& ctx) override;
-  bool on_event(const protocol::event& ev, std::uint32_t part) override;
+    remove_many_op(handler_type&& h, const asio::any_io_executor& fallback,
+                   std::span<const std::string_view> keys, bool noreply, bool base64,
+                   operation_pool& pool);
+    error_code encode(encode_context& ctx) override;
+    bool on_event(const protocol::event& ev, std::uint32_t part) override;
 
 private:
     key_list keys_;
@@ -52,12 +52,12 @@ private:
 // a base64 key always in `mg <key> b T<ttl> O<n>`.
 class touch_op final : public basic_operation<bool> {
 public:
-  touch_op(handler_type&& h, const asio::any_io_executor& fallback, std::string_view key,
-           std::int64_t ttl, bool noreply, bool base64)
-      : basic_operation(std::move(h), fallback), key_(key), ttl_(ttl), base64_(base64) {
-      no_reply_ = noreply;
-      result_ = noreply;
-  }
+    touch_op(handler_type&& h, const asio::any_io_executor& fallback, std::string_view key,
+             std::int64_t ttl, bool noreply, bool base64)
+        : basic_operation(std::move(h), fallback), key_(key), ttl_(ttl), base64_(base64) {
+        no_reply_ = noreply;
+        result_ = noreply;
+    }
     error_code encode(encode_context& ctx) override;
     bool on_event(const protocol::event& ev, std::uint32_t part) override;
 
@@ -72,15 +72,15 @@ private:
 // `ma <key> b ...`.
 class arithmetic_op final : public basic_operation<std::optional<std::uint64_t>> {
 public:
-  arithmetic_op(handler_type&& h, const asio::any_io_executor& fallback, bool up,
-                std::string_view key, std::uint64_t delta, bool noreply, bool base64)
-      : basic_operation(std::move(h), fallback),
-        up_(up),
-        base64_(base64),
-        key_(key),
-        delta_(delta) {
-      no_reply_ = noreply;
-  }
+    arithmetic_op(handler_type&& h, const asio::any_io_executor& fallback, bool up,
+                  std::string_view key, std::uint64_t delta, bool noreply, bool base64)
+        : basic_operation(std::move(h), fallback),
+          up_(up),
+          base64_(base64),
+          key_(key),
+          delta_(delta) {
+        no_reply_ = noreply;
+    }
     error_code encode(encode_context& ctx) override;
     bool on_event(const protocol::event& ev, std::uint32_t part) override;
 

@@ -87,15 +87,15 @@ private:
 // get_into: the value is appended to the caller's dynamic buffer.
 class get_into_op final : public single_value_op<std::optional<value_info>> {
 public:
-  get_into_op(handler_type&& h, const asio::any_io_executor& fallback, std::string_view key,
-              std::string_view prefix, bool base64, sink_maker sink)
-      : single_value_op(std::move(h), fallback, protocol::retrieve_command::get, key, 0, prefix,
-                        base64),
-        sink_(build_sink(sink)) {}
-  ~get_into_op() override {
-      sink_->~value_sink();
-      if (heap_ != nullptr) ::operator delete (heap_, std::align_val_t{heap_align_});
-  }
+    get_into_op(handler_type&& h, const asio::any_io_executor& fallback, std::string_view key,
+                std::string_view prefix, bool base64, sink_maker sink)
+        : single_value_op(std::move(h), fallback, protocol::retrieve_command::get, key, 0, prefix,
+                          base64),
+          sink_(build_sink(sink)) {}
+    ~get_into_op() override {
+        sink_->~value_sink();
+        if (heap_ != nullptr) ::operator delete(heap_, std::align_val_t{heap_align_});
+    }
     get_into_op(const get_into_op&) = delete;
     get_into_op& operator=(const get_into_op&) = delete;
 
@@ -148,35 +148,35 @@ private:
 // order at the end.
 class many_op final : public basic_operation<std::vector<item>> {
 public:
-  many_op(handler_type&& h, const asio::any_io_executor& fallback, bool with_cas,
-          std::span<const std::string_view> keys, std::string_view prefix, bool base64,
-          operation_pool& pool);
+    many_op(handler_type&& h, const asio::any_io_executor& fallback, bool with_cas,
+            std::span<const std::string_view> keys, std::string_view prefix, bool base64,
+            operation_pool& pool);
 
-  error_code encode(encode_context& ctx) override;
-  bool on_event(const protocol::event& ev, std::uint32_t part) override;
+    error_code encode(encode_context& ctx) override;
+    bool on_event(const protocol::event& ev, std::uint32_t part) override;
 
 private:
-  error_code encode_meta(encode_context& ctx);
-  bool on_meta(const protocol::event& ev, std::uint32_t part);
-  // A hit for key `index`, from a VALUE line or a VA header.
-  void start_hit(std::size_t index, const protocol::event& ev);
-  void on_body(std::string_view bytes) noexcept;
-  // The index of the requested key that a VALUE line names, or keys_.size().
-  [[nodiscard]] std::size_t match_in_order(std::string_view wire_key) const noexcept;
-  [[nodiscard]] std::size_t match_any_order(std::string_view wire_key) noexcept;
-  void restore_request_order();
+    error_code encode_meta(encode_context& ctx);
+    bool on_meta(const protocol::event& ev, std::uint32_t part);
+    // A hit for key `index`, from a VALUE line or a VA header.
+    void start_hit(std::size_t index, const protocol::event& ev);
+    void on_body(std::string_view bytes) noexcept;
+    // The index of the requested key that a VALUE line names, or keys_.size().
+    [[nodiscard]] std::size_t match_in_order(std::string_view wire_key) const noexcept;
+    [[nodiscard]] std::size_t match_any_order(std::string_view wire_key) noexcept;
+    void restore_request_order();
 
-  bool with_cas_;
-  bool base64_;
-  key_list keys_;
-  std::string_view prefix_;
-  std::size_t next_key_ = 0;  // VALUE lines may only name this key or a later one
-  char* body_ = nullptr;
-  std::size_t filled_ = 0;
-  // Through twemproxy only: the keys answered, and each hit's key index.
-  bool any_order_ = false;
-  std::vector<bool> answered_;
-  std::vector<std::uint32_t> hit_index_;
+    bool with_cas_;
+    bool base64_;
+    key_list keys_;
+    std::string_view prefix_;
+    std::size_t next_key_ = 0;  // VALUE lines may only name this key or a later one
+    char* body_ = nullptr;
+    std::size_t filled_ = 0;
+    // Through twemproxy only: the keys answered, and each hit's key index.
+    bool any_order_ = false;
+    std::vector<bool> answered_;
+    std::vector<std::uint32_t> hit_index_;
 };
 
 }  // namespace memcoro::detail

@@ -48,13 +48,6 @@ std::vector<std::string_view> views_of(const std::vector<std::string>& keys) {
     return {keys.begin(), keys.end()};
 }
 
-// The error a call completed with, for calls whose result does not matter here.
-template <class Op>
-asio::awaitable<error_code> error_of(Op op) {
-    auto result = co_await std::move(op);
-    co_return std::get<0>(result);
-}
-
 constexpr auto tuple = asio::as_tuple(asio::use_awaitable);
 
 }  // namespace
