@@ -28,6 +28,11 @@
 //   use once it has. The server may still carry out a written request.
 // - Timeouts: `op_timeout` (client_options, or `timeout` in the call's options) is the
 //   same cancellation, sent by a clock; the operation fails with error::timeout.
+// - Keys: printable ASCII by default (client_options). With key_encoding::base64 any
+//   bytes up to 186 with the prefix: every call then sends its meta form with the flag
+//   b (a noreply call completes when written, and its reply is read and dropped), and
+//   in text mode or through twemproxy fails with error::unsupported_command before a
+//   byte is sent. Over many servers a key is placed by its own bytes either way.
 // - Lifetimes: the client must outlive the operations it starts. Keys are copied when
 //   the operation starts. A value passed as an lvalue is not copied: its bytes go to
 //   the socket from where they are, and must stay valid and unchanged until the
@@ -187,7 +192,9 @@ public:
     }
 
     // void(error_code, std::vector<item>): the hits, in request order, each with its
-    // key(); misses are absent. One request on the wire.
+    // key(); misses are absent. One request on the wire (one classic get; with
+    // key_encoding::base64, quiet `mg` lines closed by `mn`, and key() gives the bytes
+    // asked for, not their base64).
     template <boost::asio::completion_token_for<void(error_code, std::vector<item>)> Token =
                   default_token>
     auto get_many(std::span<const std::string_view> keys, const call_options& opts = {},

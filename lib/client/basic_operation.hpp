@@ -81,6 +81,14 @@ template <class Sig, class... Args>
                                                 : make_error_code(error::unsupported_command);
 }
 
+// For the encode of a request whose key goes in base64 (key_encoding::base64): only a
+// meta command carries such a key, so a text-only peer (wire_protocol::text, twemproxy)
+// refuses it before anything is encoded.
+[[nodiscard]] inline error_code carries_key(const encode_context& ctx, bool base64) noexcept {
+    return base64 && ctx.mode() == wire_mode::text ? make_error_code(error::unsupported_command)
+                                                   : error_code{};
+}
+
 // Errors that errors_as_misses turns into misses: the network's and the server's,
 // not bad input, not a command the server cannot carry (it never will: a miss would
 // hide that), and not the caller's own cancellation.
@@ -144,6 +152,14 @@ public:
 
 protected:
     [[nodiscard]] bool finished() const noexcept { return phase_ == phase::finished; }
+    // The reply is read (the stream stays in step) but changes nothing: the operation
+    // finished, or it is a noreply one whose meta request was answered all the same
+    // (key_encoding::base64), which reports success whatever the server said.
+    [[nodiscard]] bool ignores_reply() const noexcept { return finished() || no_reply_; }
+    // An error line: the operation fails with it, unless it ignores its reply.
+    void fail_with_reply(const protocol::event& ev) noexcept {
+        if (!ignores_reply()) fail_with(error_from(ev));
+    }
 
     Result result_{};
 

@@ -86,7 +86,7 @@ void client::start_retrieve(retrieve_kind kind, std::string_view key, std::chron
     auto slot = h.handler.get_cancellation_slot();
     auto* op = detail::new_operation<detail::retrieve_op>(
         **c, std::move(h), static_cast<protocol::retrieve_command>(kind), key, ttl.count(),
-        (*c)->options().key_prefix);
+        (*c)->options().key_prefix, detail::base64_keys(options_));
     op->misses_on_error_ = options_.errors_as_misses;
     detail::launch(*c, op, slot, opts.timeout, options_.op_timeout);
 }
@@ -102,8 +102,8 @@ void client::start_get_into(std::string_view key, detail::sink_maker sink,
                          options_.errors_as_misses);
     }
     auto slot = h.handler.get_cancellation_slot();
-    auto* op = detail::new_operation<detail::get_into_op>(**c, std::move(h), key,
-                                                          (*c)->options().key_prefix, sink);
+    auto* op = detail::new_operation<detail::get_into_op>(
+        **c, std::move(h), key, (*c)->options().key_prefix, detail::base64_keys(options_), sink);
     op->misses_on_error_ = options_.errors_as_misses;
     detail::launch(*c, op, slot, std::nullopt, options_.op_timeout);
 }
@@ -116,8 +116,8 @@ void client::start_store(store_kind kind, std::string_view key, encoded value,
     if (ec) return detail::post_completion(std::move(h), executor_, ec, false);
     const auto* c = router_->route(key);
     if (c == nullptr) return fail_dead(std::move(h), executor_, false, false);
-    const auto req =
-        detail::make_store_request(static_cast<protocol::store_command>(kind), value, opts);
+    auto req = detail::make_store_request(static_cast<protocol::store_command>(kind), value, opts);
+    req.base64 = detail::base64_keys(options_);
     auto slot = h.handler.get_cancellation_slot();
     auto* op = detail::new_operation<detail::store_op<bool>>(**c, std::move(h), key,
                                                              std::move(value), req);
@@ -134,6 +134,7 @@ void client::start_cas(std::string_view key, encoded value, std::uint64_t cas_un
     if (c == nullptr) return fail_dead(std::move(h), executor_, cas_result::not_found, false);
     auto req = detail::make_store_request(protocol::store_command::cas, value, opts);
     req.cas_unique = cas_unique;
+    req.base64 = detail::base64_keys(options_);
     auto slot = h.handler.get_cancellation_slot();
     auto* op = detail::new_operation<detail::store_op<cas_result>>(**c, std::move(h), key,
                                                                    std::move(value), req);
@@ -148,7 +149,8 @@ void client::start_remove(std::string_view key, const call_options& opts,
     const auto* c = router_->route(key);
     if (c == nullptr) return fail_dead(std::move(h), executor_, false, false);
     auto slot = h.handler.get_cancellation_slot();
-    auto* op = detail::new_operation<detail::remove_op>(**c, std::move(h), key, opts.noreply);
+    auto* op = detail::new_operation<detail::remove_op>(**c, std::move(h), key, opts.noreply,
+                                                        detail::base64_keys(options_));
     detail::launch(*c, op, slot, opts.timeout, options_.op_timeout);
 }
 
@@ -163,8 +165,8 @@ void client::start_arithmetic(bool up, std::string_view key, std::uint64_t delta
         return fail_dead(std::move(h), executor_, std::optional<std::uint64_t>{}, false);
     }
     auto slot = h.handler.get_cancellation_slot();
-    auto* op = detail::new_operation<detail::arithmetic_op>(**c, std::move(h), up, key, delta,
-                                                            opts.noreply);
+    auto* op = detail::new_operation<detail::arithmetic_op>(
+        **c, std::move(h), up, key, delta, opts.noreply, detail::base64_keys(options_));
     detail::launch(*c, op, slot, opts.timeout, options_.op_timeout);
 }
 
@@ -176,8 +178,8 @@ void client::start_touch(std::string_view key, std::chrono::seconds ttl, const c
     const auto* c = router_->route(key);
     if (c == nullptr) return fail_dead(std::move(h), executor_, false, false);
     auto slot = h.handler.get_cancellation_slot();
-    auto* op =
-        detail::new_operation<detail::touch_op>(**c, std::move(h), key, ttl.count(), opts.noreply);
+    auto* op = detail::new_operation<detail::touch_op>(**c, std::move(h), key, ttl.count(),
+                                                       opts.noreply, detail::base64_keys(options_));
     detail::launch(*c, op, slot, opts.timeout, options_.op_timeout);
 }
 

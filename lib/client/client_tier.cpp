@@ -288,7 +288,8 @@ void client::start_many(bool with_cas, std::span<const std::string_view> keys,
     auto one_request = [&](const std::shared_ptr<detail::connection>& c) {
         auto slot = h.handler.get_cancellation_slot();
         auto* op = detail::new_operation<detail::many_op>(*c, std::move(h), with_cas, keys,
-                                                          c->options().key_prefix, c->pool());
+                                                          c->options().key_prefix,
+                                                          detail::base64_keys(options_), c->pool());
         op->misses_on_error_ = options_.errors_as_misses;
         detail::launch(c, op, slot, opts.timeout, options_.op_timeout);
     };
@@ -315,7 +316,7 @@ void client::start_many(bool with_cas, std::span<const std::string_view> keys,
                 c,
                 handler<void(error_code, std::vector<item>)>(parent->child_handler(i), executor_),
                 with_cas, std::span<const std::string_view>(part), c.options().key_prefix,
-                c.pool());
+                detail::base64_keys(options_), c.pool());
         });
 }
 
@@ -331,8 +332,8 @@ void client::start_set_many(std::span<const key_value> items, const store_option
     if (ec) {
         return detail::post_completion(std::move(h), executor_, ec, std::vector<std::string>{});
     }
-    const auto req =
-        detail::make_store_request(protocol::store_command::set, encoded::view({}), opts);
+    auto req = detail::make_store_request(protocol::store_command::set, encoded::view({}), opts);
+    req.base64 = detail::base64_keys(options_);
     auto one_request = [&](const std::shared_ptr<detail::connection>& c) {
         auto slot = h.handler.get_cancellation_slot();
         auto* op = detail::new_operation<detail::set_many_op>(*c, std::move(h), items, req);
@@ -371,8 +372,8 @@ void client::start_remove_many(std::span<const std::string_view> keys, const cal
     auto one_request = [&](const std::shared_ptr<detail::connection>& c,
                            std::span<const std::string_view> ks) {
         auto slot = h.handler.get_cancellation_slot();
-        auto* op = detail::new_operation<detail::remove_many_op>(*c, std::move(h), ks, opts.noreply,
-                                                                 c->pool());
+        auto* op = detail::new_operation<detail::remove_many_op>(
+            *c, std::move(h), ks, opts.noreply, detail::base64_keys(options_), c->pool());
         detail::launch(c, op, slot, opts.timeout, options_.op_timeout);
     };
     if (router_->single()) return one_request(*router_->route({}), keys);
@@ -393,7 +394,8 @@ void client::start_remove_many(std::span<const std::string_view> keys, const cal
             const auto part = detail::keys_at(keys, split.parts[i].positions);
             return detail::new_operation<detail::remove_many_op>(
                 c, handler<void(error_code, std::size_t)>(parent->child_handler(i), executor_),
-                std::span<const std::string_view>(part), opts.noreply, c.pool());
+                std::span<const std::string_view>(part), opts.noreply,
+                detail::base64_keys(options_), c.pool());
         });
 }
 

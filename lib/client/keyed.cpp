@@ -6,15 +6,17 @@ namespace memcoro::detail {
 
 // Every encode here uses the encoder's prevalidated entry points: client::start_*
 // checked the keys and TTLs before the operation was made.
-error_code encode_remove(encode_context& ctx, std::string_view key, bool noreply,
+error_code encode_remove(encode_context& ctx, std::string_view key, bool noreply, bool base64,
                          std::uint32_t part) {
+    if (auto ec = carries_key(ctx, base64)) return ec;
     auto& enc = ctx.encoder();
-    if (noreply || ctx.mode() == wire_mode::text) {
+    if (!base64 && (noreply || ctx.mode() == wire_mode::text)) {
         if (auto ec = enc.remove(protocol::prevalidated, key, noreply)) return ec;
         if (!noreply) ctx.expect_reply(protocol::reply_shape::deleted, part);
         return {};
     }
     protocol::meta_flag_line flags;
+    if (base64) flags.add('b');
     flags.add_number('O', ctx.next_opaque());
     if (auto ec = enc.meta(protocol::prevalidated, protocol::meta_command::remove, key, flags)) {
         return ec;
@@ -36,25 +38,26 @@ std::optional<bool> remove_outcome(const protocol::event& ev) noexcept {
 
 bool remove_op::on_event(const protocol::event& ev, std::uint32_t) {
     if (ev.kind == protocol::event_kind::error) {
-        fail_with(error_from(ev));
+        fail_with_reply(ev);
         return true;
     }
     const auto outcome = remove_outcome(ev);
     if (!outcome) return false;
-    if (!finished()) result_ = *outcome;
+    if (!ignores_reply()) result_ = *outcome;
     return true;
 }
 
 remove_many_op::remove_many_op(handler_type&& h, const asio::any_io_executor& fallback,
-                               std::span<const std::string_view> keys, bool noreply,
+                               std::span<const std::string_view> keys, bool noreply, bool base64,
                                operation_pool& pool)
-    : basic_operation(std::move(h), fallback), keys_(keys, pool) {
+    : basic_operation(std::move(h), fallback), keys_(keys, pool), base64_(base64) {
     no_reply_ = noreply;
 }
 
 error_code remove_many_op::encode(encode_context& ctx) {
     for (std::size_t i = 0; i < keys_.size(); ++i) {
-        if (auto ec = encode_remove(ctx, keys_[i], no_reply_, static_cast<std::uint32_t>(i))) {
+        if (auto ec =
+                encode_remove(ctx, keys_[i], no_reply_, base64_, static_cast<std::uint32_t>(i))) {
             return ec;
         }
     }
@@ -63,23 +66,25 @@ error_code remove_many_op::encode(encode_context& ctx) {
 
 bool remove_many_op::on_event(const protocol::event& ev, std::uint32_t) {
     if (ev.kind == protocol::event_kind::error) {
-        fail_with(error_from(ev));
+        fail_with_reply(ev);
         return true;
     }
     const auto outcome = remove_outcome(ev);
     if (!outcome) return false;
-    if (!finished() && *outcome) ++result_;
+    if (!ignores_reply() && *outcome) ++result_;
     return true;
 }
 
 error_code touch_op::encode(encode_context& ctx) {
+    if (auto ec = carries_key(ctx, base64_)) return ec;
     auto& enc = ctx.encoder();
-    if (no_reply_ || ctx.mode() == wire_mode::text) {
+    if (!base64_ && (no_reply_ || ctx.mode() == wire_mode::text)) {
         if (auto ec = enc.touch(protocol::prevalidated, key_.view(), ttl_, no_reply_)) return ec;
         if (!no_reply_) ctx.expect_reply(protocol::reply_shape::touched, 0);
         return {};
     }
     protocol::meta_flag_line flags;
+    if (base64_) flags.add('b');
     flags.add_number('T', ttl_);
     flags.add_number('O', ctx.next_opaque());
     if (auto ec = enc.meta(protocol::prevalidated, protocol::meta_command::get, key_.view(),
@@ -93,7 +98,7 @@ error_code touch_op::encode(encode_context& ctx) {
 bool touch_op::on_event(const protocol::event& ev, std::uint32_t) {
     using protocol::event_kind;
     if (ev.kind == event_kind::error) {
-        fail_with(error_from(ev));
+        fail_with_reply(ev);
         return true;
     }
     bool touched = false;
@@ -106,14 +111,15 @@ bool touch_op::on_event(const protocol::event& ev, std::uint32_t) {
     } else {
         return false;
     }
-    if (!finished()) result_ = touched;
+    if (!ignores_reply()) result_ = touched;
     return true;
 }
 
 error_code arithmetic_op::encode(encode_context& ctx) {
+    if (auto ec = carries_key(ctx, base64_)) return ec;
     auto& enc = ctx.encoder();
     const auto cmd = up_ ? protocol::arithmetic_command::incr : protocol::arithmetic_command::decr;
-    if (no_reply_ || ctx.mode() == wire_mode::text) {
+    if (!base64_ && (no_reply_ || ctx.mode() == wire_mode::text)) {
         if (auto ec = enc.arithmetic(protocol::prevalidated, cmd, key_.view(), delta_, no_reply_)) {
             return ec;
         }
@@ -121,6 +127,7 @@ error_code arithmetic_op::encode(encode_context& ctx) {
         return {};
     }
     protocol::meta_flag_line flags;
+    if (base64_) flags.add('b');
     if (!up_) flags.add('M', 'D');
     if (delta_ != 1) flags.add_number('D', delta_);
     flags.add('v');
@@ -136,9 +143,11 @@ error_code arithmetic_op::encode(encode_context& ctx) {
 bool arithmetic_op::on_event(const protocol::event& ev, std::uint32_t) {
     using protocol::event_kind;
     switch (ev.kind) {
-        case event_kind::error: fail_with(error_from(ev)); return true;
+        case event_kind::error:
+            fail_with_reply(ev);
+            return true;
         case event_kind::number:
-            if (!finished()) result_ = ev.number;
+            if (!ignores_reply()) result_ = ev.number;
             return true;
         case event_kind::status: return ev.word == protocol::status::not_found;
         case event_kind::meta:
@@ -162,7 +171,7 @@ bool arithmetic_op::on_digits(std::string_view bytes, bool last) {
     std::uint64_t value = 0;
     const auto [end, ec] = std::from_chars(digits_, digits_ + digits_size_, value);
     if (digits_overflow_ || ec != std::errc{} || end != digits_ + digits_size_) return false;
-    if (!finished()) result_ = value;
+    if (!ignores_reply()) result_ = value;
     return true;
 }
 

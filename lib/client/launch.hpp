@@ -50,16 +50,23 @@ void fail_dead(completion<Sig> h, const asio::any_io_executor& ex, Result empty,
            ttl.count() <= std::numeric_limits<std::int32_t>::max();
 }
 
-[[nodiscard]] inline error_code check_key(const client_options& o, std::string_view key) {
-    return protocol::validate_key(o.key_prefix, key,
-                                  {.allow_high_bytes = o.allow_high_bytes_in_keys});
-}
-
-// The same for a key sent as `encoding` says (a call's own, or the client's).
+// A key sent as `encoding` says (a call's own, or the client's).
 [[nodiscard]] inline error_code check_key(const client_options& o, std::string_view key,
                                           key_encoding encoding) {
-    return encoding == key_encoding::base64 ? protocol::validate_binary_key(o.key_prefix, key)
-                                            : check_key(o, key);
+    return encoding == key_encoding::base64
+               ? protocol::validate_binary_key(o.key_prefix, key)
+               : protocol::validate_key(o.key_prefix, key,
+                                        {.allow_high_bytes = o.allow_high_bytes_in_keys});
+}
+
+// A key of the classic calls, which go as the client's key_encoding says.
+[[nodiscard]] inline error_code check_key(const client_options& o, std::string_view key) {
+    return check_key(o, key, o.key_encoding);
+}
+
+// Whether the classic calls send their keys in base64, in meta commands only.
+[[nodiscard]] inline bool base64_keys(const client_options& o) noexcept {
+    return o.key_encoding == key_encoding::base64;
 }
 
 [[nodiscard]] inline error_code check_keys(const client_options& o,

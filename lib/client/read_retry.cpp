@@ -69,7 +69,7 @@ struct get_retry {
         const auto t = ttl;
         auto* op = new_operation<retrieve_op>(
             *c, completion<void(error_code, std::optional<item>)>(std::move(*this), fallback),
-            command, k, t, c->options().key_prefix);
+            command, k, t, c->options().key_prefix, base64_keys(c->options()));
         launch(c, op, slot, limit, milliseconds{0});
     }
 };

@@ -30,6 +30,7 @@ error_code single_value_op<Result>::encode(encode_context& ctx) {
     if (with_touch(cmd_)) {
         if (auto ec = needs_full_server(ctx)) return ec;  // twemproxy has no gat/gats
     }
+    if (auto ec = carries_key(ctx, base64_)) return ec;
     auto& enc = ctx.encoder();
     if (ctx.mode() == wire_mode::text) {
         if (auto ec = enc.retrieve(protocol::prevalidated, cmd_, key_.view(), ttl_)) return ec;
@@ -37,6 +38,7 @@ error_code single_value_op<Result>::encode(encode_context& ctx) {
         return {};
     }
     protocol::meta_flag_line flags;
+    if (base64_) flags.add('b');
     flags.add('v');
     flags.add('f');
     if (with_cas(cmd_)) flags.add('c');
@@ -126,10 +128,11 @@ template class single_value_op<std::optional<meta_item>>;
 template class single_value_op<std::optional<value_info>>;
 
 many_op::many_op(handler_type&& h, const asio::any_io_executor& fallback, bool with_cas,
-                 std::span<const std::string_view> keys, std::string_view prefix,
+                 std::span<const std::string_view> keys, std::string_view prefix, bool base64,
                  operation_pool& pool)
     : basic_operation(std::move(h), fallback),
       with_cas_(with_cas),
+      base64_(base64),
       keys_(keys, pool),
       prefix_(prefix) {
     // Room for a hit per key up front: growing the vector hit by hit reallocated (and
@@ -137,7 +140,13 @@ many_op::many_op(handler_type&& h, const asio::any_io_executor& fallback, bool w
     result_.reserve(keys.size());
 }
 
+// Text keys take the classic get in meta mode too: against memcached 1.6.18 with its
+// default of 20 requests per event (-R), 100 keys in quiet mg lines cost the server about
+// 1.0 us and the client 0.6 us each, against 0.45 and 0.25 in one get (S3 ran at 0.5x
+// the keys/s; with -R 200 the two forms are even). Keys in base64 need the meta form.
 error_code many_op::encode(encode_context& ctx) {
+    if (auto ec = carries_key(ctx, base64_)) return ec;
+    if (base64_) return encode_meta(ctx);
     const auto cmd = with_cas_ ? protocol::retrieve_command::gets : protocol::retrieve_command::get;
     if (auto ec = ctx.encoder().retrieve(protocol::prevalidated, cmd, keys_.views())) return ec;
     ctx.expect_reply(protocol::reply_shape::values, 0);
@@ -147,6 +156,31 @@ error_code many_op::encode(encode_context& ctx) {
         hit_index_.reserve(keys_.size());
     }
     return {};
+}
+
+error_code many_op::encode_meta(encode_context& ctx) {
+    auto& enc = ctx.encoder();
+    error_code ec;
+    std::size_t i = 0;
+    for (; i < keys_.size(); ++i) {
+        protocol::meta_flag_line flags;
+        flags.add('b');
+        flags.add('v');
+        flags.add('f');
+        if (with_cas_) flags.add('c');
+        flags.add('q');
+        flags.add_number('O', ctx.next_opaque());
+        ec = enc.meta(protocol::prevalidated, protocol::meta_command::get, keys_[i], flags);
+        if (ec) break;
+        ctx.expect_quiet_reply(protocol::reply_shape::meta, static_cast<std::uint32_t>(i));
+    }
+    // Quiet requests already encoded still need the batch closed (a bug's path: the
+    // keys were checked when the operation started).
+    if (i > 0) {
+        (void)enc.meta(protocol::meta_command::noop, {}, {});
+        ctx.expect_reply(protocol::reply_shape::meta, static_cast<std::uint32_t>(keys_.size()));
+    }
+    return ec;
 }
 
 std::size_t many_op::match_in_order(std::string_view wire_key) const noexcept {
@@ -188,7 +222,33 @@ void many_op::on_body(std::string_view bytes) noexcept {
     }
 }
 
-bool many_op::on_event(const protocol::event& ev, std::uint32_t) {
+void many_op::start_hit(std::size_t index, const protocol::event& ev) {
+    body_ = nullptr;
+    if (finished()) return;
+    auto& it = result_.emplace_back();
+    it.set_meta(ev.flags, ev.cas.value_or(0));
+    body_ = it.prepare(ev.size, keys_[index]);
+    filled_ = 0;
+    on_body(ev.bytes);  // the whole body, when it came with the line
+}
+
+// Part i < keys_.size() is key i's mg, part keys_.size() the closing mn.
+bool many_op::on_meta(const protocol::event& ev, std::uint32_t part) {
+    switch (ev.code) {
+        case protocol::meta_code::va:
+            if (part >= keys_.size()) return false;
+            start_hit(part, ev);
+            return true;
+        case protocol::meta_code::en:
+            return part < keys_.size();  // q leaves misses out
+        case protocol::meta_code::mn:
+            return part == keys_.size();
+        default:
+            return false;
+    }
+}
+
+bool many_op::on_event(const protocol::event& ev, std::uint32_t part) {
     using protocol::event_kind;
     switch (ev.kind) {
         case event_kind::value: {
@@ -196,15 +256,11 @@ bool many_op::on_event(const protocol::event& ev, std::uint32_t) {
             const std::size_t i = any_order_ ? match_any_order(ev.key) : match_in_order(ev.key);
             if (i == keys_.size()) return false;
             next_key_ = i + 1;
-            body_ = nullptr;
-            if (finished()) return true;
-            auto& it = result_.emplace_back();
-            it.set_meta(ev.flags, ev.cas.value_or(0));
-            body_ = it.prepare(ev.size, keys_[i]);
-            filled_ = 0;
-            on_body(ev.bytes);  // the whole body, when it came with the line
+            start_hit(i, ev);
             return true;
         }
+        case event_kind::meta:
+            return on_meta(ev, part);
         case event_kind::data: on_body(ev.bytes); return true;
         case event_kind::end:
             if (any_order_ && !finished()) restore_request_order();

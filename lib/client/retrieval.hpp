@@ -17,10 +17,10 @@
 
 namespace memcoro::detail {
 
-// One key. In meta mode: `mg <key> v f [c] [T<ttl>] O<n>`, which the server handles
+// One key. In meta mode: `mg <key> [b] v f [c] [T<ttl>] O<n>`, which the server handles
 // far more cheaply when pipelined (shared/performance.md); in text mode the classic
-// command, whose VALUE line must name the key asked for. Where the value goes is up to
-// the derived operation.
+// command, whose VALUE line must name the key asked for (a base64 key is refused there).
+// Where the value goes is up to the derived operation.
 template <class Result>
 class single_value_op : public basic_operation<Result> {
 public:
@@ -28,9 +28,10 @@ public:
 
     single_value_op(handler_type&& h, const asio::any_io_executor& fallback,
                     protocol::retrieve_command cmd, std::string_view key, std::int64_t ttl,
-                    std::string_view prefix)
+                    std::string_view prefix, bool base64)
         : basic_operation<Result>(std::move(h), fallback),
           cmd_(cmd),
+          base64_(base64),
           key_(key),
           prefix_(prefix),
           ttl_(ttl) {}
@@ -57,6 +58,7 @@ private:
     void on_body(std::string_view bytes, bool last);
 
     protocol::retrieve_command cmd_;
+    bool base64_;
     key_copy key_;
     std::string_view prefix_;  // the connection's, which outlives the operation
     std::int64_t ttl_;
@@ -97,9 +99,9 @@ public:
 class get_into_op final : public single_value_op<std::optional<value_info>> {
 public:
     get_into_op(handler_type&& h, const asio::any_io_executor& fallback, std::string_view key,
-                std::string_view prefix, sink_maker sink)
-        : single_value_op(std::move(h), fallback, protocol::retrieve_command::get,
-                          key, 0, prefix),
+                std::string_view prefix, bool base64, sink_maker sink)
+        : single_value_op(std::move(h), fallback, protocol::retrieve_command::get, key, 0, prefix,
+                          base64),
           sink_(build_sink(sink)) {}
     ~get_into_op() override {
         sink_->~value_sink();
@@ -139,22 +141,36 @@ private:
     value_sink* sink_;
 };
 
-// Many keys in one classic `get`/`gets` request (the server has no limit on their
-// number, protocol.md 1.1). Hits come back in request order; each VALUE line must
-// name the next requested key at or after the previous hit. twemproxy 0.5.0 sends the
-// hits of a request spread over several servers in another order (proxy_test.cpp shows
-// it): there each VALUE line must name a requested key not answered yet, and the hits
-// are put back in request order at the end.
+// Many keys in one write. Keys in base64 (key_encoding::base64) go in a batch of quiet
+// gets closed by a no-op: `mg <key> b v f [c] q O<n>` per key, then `mn`. A miss sends
+// nothing (q), a hit comes as VA in request order with its request's opaque, and MN
+// ends the batch. Each mg registers a quiet reply (encode_context::expect_quiet_reply)
+// whose part is its key's index, so the connection matches a hit to its key by the
+// opaque and passes the misses by; the key is never read back from the reply (it would
+// be base64). A base64 key is refused in text mode (wire_protocol::text, twemproxy).
+//
+// Text keys go in one classic `get`/`gets` request in every mode (the server has no
+// limit on the number of keys, protocol.md 1.1): against memcached's default -R 20 it
+// costs the server and the client less than the quiet batch (measured in retrieval.cpp).
+// Hits come back in request order; each VALUE line must name the next requested key at
+// or after the previous hit. twemproxy 0.5.0 sends the hits of a request spread
+// over several servers in another order (proxy_test.cpp shows it): there each VALUE line
+// must name a requested key not answered yet, and the hits are put back in request
+// order at the end.
 class many_op final : public basic_operation<std::vector<item>> {
 public:
     many_op(handler_type&& h, const asio::any_io_executor& fallback, bool with_cas,
-            std::span<const std::string_view> keys, std::string_view prefix,
+            std::span<const std::string_view> keys, std::string_view prefix, bool base64,
             operation_pool& pool);
 
     error_code encode(encode_context& ctx) override;
     bool on_event(const protocol::event& ev, std::uint32_t part) override;
 
 private:
+    error_code encode_meta(encode_context& ctx);
+    bool on_meta(const protocol::event& ev, std::uint32_t part);
+    // A hit for key `index`, from a VALUE line or a VA header.
+    void start_hit(std::size_t index, const protocol::event& ev);
     void on_body(std::string_view bytes) noexcept;
     // The index of the requested key that a VALUE line names, or keys_.size().
     [[nodiscard]] std::size_t match_in_order(std::string_view wire_key) const noexcept;
@@ -162,6 +178,7 @@ private:
     void restore_request_order();
 
     bool with_cas_;
+    bool base64_;
     key_list keys_;
     std::string_view prefix_;
     std::size_t next_key_ = 0;  // VALUE lines may only name this key or a later one

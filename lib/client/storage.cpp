@@ -26,8 +26,9 @@ std::optional<protocol::meta_flag_line::letter> meta_mode(protocol::store_comman
 // start_set_many: the encoder's prevalidated entry points do not check them again.
 error_code encode_store(encode_context& ctx, std::string_view key, const store_request& req,
                         std::uint32_t part) {
+    if (auto ec = carries_key(ctx, req.base64)) return ec;
     auto& enc = ctx.encoder();
-    if (req.noreply || ctx.mode() == wire_mode::text) {
+    if (!req.base64 && (req.noreply || ctx.mode() == wire_mode::text)) {
         if (auto ec = enc.store(protocol::prevalidated, req.cmd, key, req.value, req.flags,
                                 req.ttl, req.noreply, req.cas_unique)) {
             return ec;
@@ -36,6 +37,7 @@ error_code encode_store(encode_context& ctx, std::string_view key, const store_r
         return {};
     }
     protocol::meta_flag_line flags;
+    if (req.base64) flags.add('b');
     if (req.flags != 0) flags.add_number('F', req.flags);
     if (req.ttl != 0) flags.add_number('T', req.ttl);
     if (const auto mode = meta_mode(req.cmd)) flags.add('M', *mode);
@@ -105,15 +107,15 @@ bool set_many_op::on_event(const protocol::event& ev, std::uint32_t part) {
         // and keeps the stream in step (protocol.md 1.13): it is one of the keys not
         // stored. Anything else fails the call.
         if (ev.which == protocol::error_line::server_error && ev.in_sync) {
-            if (!finished()) result_.emplace_back(items_[part].key);
+            if (!ignores_reply()) result_.emplace_back(items_[part].key);
         } else {
-            fail_with(error_from(ev));
+            fail_with_reply(ev);
         }
         return true;
     }
     cas_result outcome{};
     if (!store_outcome(ev, outcome)) return false;
-    if (!finished() && outcome != cas_result::stored) result_.emplace_back(items_[part].key);
+    if (!ignores_reply() && outcome != cas_result::stored) result_.emplace_back(items_[part].key);
     return true;
 }
 

@@ -20,10 +20,13 @@ struct store_request {
     std::int64_t ttl = 0;
     std::uint64_t cas_unique = 0;
     bool noreply = false;
+    bool base64 = false;  // the key goes in base64 (key_encoding::base64)
 };
 
 // Encodes one storage request: text with `noreply` (it hides every reply, errors
-// included, protocol.md 2), else meta `ms` where the server speaks it.
+// included, protocol.md 2), else meta `ms` where the server speaks it. A base64 key
+// always goes in `ms ... b`, noreply or not: its reply is then registered, read and
+// dropped, and the operation completes when written (operation::no_reply_).
 [[nodiscard]] error_code encode_store(encode_context& ctx, std::string_view key,
                                       const store_request& req, std::uint32_t part);
 
@@ -59,12 +62,12 @@ public:
 
     bool on_event(const protocol::event& ev, std::uint32_t) override {
         if (ev.kind == protocol::event_kind::error) {
-            this->fail_with(error_from(ev));
+            this->fail_with_reply(ev);
             return true;
         }
         cas_result outcome{};
         if (!store_outcome(ev, outcome)) return false;
-        if (this->finished()) return true;
+        if (this->ignores_reply()) return true;
         if constexpr (std::is_same_v<Result, bool>) {
             this->result_ = outcome == cas_result::stored;
         } else {

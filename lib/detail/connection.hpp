@@ -86,6 +86,7 @@ class connection final : public std::enable_shared_from_this<connection>, privat
         protocol::reply_shape shape = protocol::reply_shape::none;
         std::uint32_t part = 0;
         std::uint32_t opaque = 0;
+        bool quiet = false;  // may never come (expect_quiet_reply)
     };
 
     // encode_context
@@ -93,7 +94,13 @@ class connection final : public std::enable_shared_from_this<connection>, privat
     std::uint32_t next_opaque() const noexcept override {
         return mode_ == wire_mode::meta ? next_opaque_ : 0;
     }
-    void expect_reply(protocol::reply_shape shape, std::uint32_t part) override;
+    void expect_reply(protocol::reply_shape shape, std::uint32_t part) override {
+        register_reply(shape, part, false);
+    }
+    void expect_quiet_reply(protocol::reply_shape shape, std::uint32_t part) override {
+        register_reply(shape, part, true);
+    }
+    void register_reply(protocol::reply_shape shape, std::uint32_t part, bool quiet);
     void no_reply() noexcept override { unfenced_ = true; }
     peer_commands commands() const noexcept override {
         return text_after_probe_closed_ ? peer_commands::twemproxy : peer_commands::all;
@@ -132,6 +139,8 @@ class connection final : public std::enable_shared_from_this<connection>, privat
     [[nodiscard]] error_code deliver(const protocol::event& ev);
     [[nodiscard]] error_code deliver_internal(const protocol::event& ev);
     void finish_reply();
+    // Takes the reply at the front off the list as read; the parser is not told.
+    void drop_reply();
 
     void arm_timer(clock::time_point at);
     void on_timer(error_code ec, std::uint64_t generation);

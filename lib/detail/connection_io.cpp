@@ -29,7 +29,7 @@ constexpr std::size_t max_write_bytes = 4 * 1024 * 1024;
 // ---------------------------------------------------------------------------------
 // Writing
 
-void connection::expect_reply(protocol::reply_shape shape, std::uint32_t part) {
+void connection::register_reply(protocol::reply_shape shape, std::uint32_t part, bool quiet) {
     const bool was_idle = expected_.empty();
     std::uint32_t opaque = 0;
     if (mode_ == wire_mode::meta) {
@@ -38,7 +38,7 @@ void connection::expect_reply(protocol::reply_shape shape, std::uint32_t part) {
         // between the requests in flight at once.
         next_opaque_ = next_opaque_ == 999'999'999 ? 1 : next_opaque_ + 1;
     }
-    expected_.push_back({encoding_, shape, part, opaque});
+    expected_.push_back({encoding_, shape, part, opaque, quiet});
     if (encoding_ != nullptr) {
         ++encoding_->replies_due_;
         ++encoding_->refs_;
@@ -90,7 +90,10 @@ void connection::start_write(bool finish_inline) {
             complete(op, ec);
             continue;
         }
-        if (op->no_reply_) no_reply();
+        // A noreply operation that registered its replies all the same (a meta request
+        // standing in for a text noreply, which completes when written) needs no fence:
+        // its replies are read and dropped.
+        if (op->no_reply_ && op->replies_due_ == 0) no_reply();
         ++op->refs_;  // held until on_write: a referenced value must outlive the write
         in_write_.push_back(op);
     }
@@ -330,14 +333,26 @@ void connection::process_input() {
 }
 
 error_code connection::deliver(const protocol::event& ev) {
+    const bool meta = ev.kind == protocol::event_kind::meta && ev.code != protocol::meta_code::me;
+    // MN carries no opaque either; every other meta reply echoes its request's.
+    const bool has_opaque = meta && ev.code != protocol::meta_code::mn;
+    if (meta) {
+        // A quiet request the server did not answer: this reply is a later one's. The
+        // batch of quiet requests ends with one that is always answered (mn), so the
+        // list never runs dry here. An error line carries no opaque and goes to the
+        // front one: whichever quiet request it answers, it is the same operation's.
+        while (expected_.front().quiet && expected_.size() > 1 &&
+               (!has_opaque || ev.opaque != expected_.front().opaque)) {
+            drop_reply();
+        }
+    }
     const expected_reply& head = expected_.front();
     if (head.op == nullptr) return deliver_internal(ev);
 
-    if (ev.kind == protocol::event_kind::meta && ev.code != protocol::meta_code::me) {
-        // Every meta request carries its own opaque; a reply with another one (or none,
-        // or one that is not a number) is someone else's.
-        if (ev.opaque != head.opaque) return error::reply_mismatch;
-    }
+    // Every meta request carries its own opaque; a reply with another one (or none,
+    // or one that is not a number) is someone else's. An operation that sent `mn`
+    // takes MN itself, and no other operation takes it.
+    if (has_opaque && ev.opaque != head.opaque) return error::reply_mismatch;
     if (!head.op->on_event(ev, head.part)) return error::reply_mismatch;
     if (ev.kind == protocol::event_kind::error && !ev.in_sync) {
         // The operation keeps the server's error; the others cannot be trusted past it.
@@ -358,9 +373,13 @@ error_code connection::deliver_internal(const protocol::event& ev) {
 }
 
 void connection::finish_reply() {
+    drop_reply();
+    parser_.expect(expected_.empty() ? protocol::reply_shape::none : expected_.front().shape);
+}
+
+void connection::drop_reply() {
     const expected_reply done = expected_.front();
     expected_.pop_front();
-    parser_.expect(expected_.empty() ? protocol::reply_shape::none : expected_.front().shape);
     if (auto* op = done.op) {
         if (--op->replies_due_ == 0 && op->phase_ == operation::phase::written) {
             complete(op, op->error_);

@@ -21,15 +21,10 @@ using memcoro::test::memcached_server;
 using memcoro::test::options_for;
 using memcoro::test::run_client;
 using memcoro::test::sleep_for;
+using memcoro::test::wait_for;
 using boost::system::error_code;
 
 namespace {
-
-// Waits until `done` is set, at most `limit`.
-asio::awaitable<void> wait_for(const bool& done, std::chrono::milliseconds limit) {
-    const auto until = std::chrono::steady_clock::now() + limit;
-    while (!done && std::chrono::steady_clock::now() < until) co_await sleep_for(5ms);
-}
 
 // Retries `get` until the client reaches the server again, as an application would.
 asio::awaitable<std::optional<memcoro::item>> get_when_back(memcoro::client& mc,

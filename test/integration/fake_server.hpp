@@ -119,24 +119,26 @@ private:
     std::shared_ptr<shared> state_;
 };
 
-inline client_options fake_server_options(const std::string& address, wire_protocol p) {
+inline client_options fake_server_options(const std::string& address, wire_protocol p,
+                                          key_encoding keys = key_encoding::text) {
     client_options o;
     o.server = address;
     o.protocol = p;
+    o.key_encoding = keys;
     o.op_timeout = std::chrono::seconds(2);
     o.reconnect_backoff = std::chrono::milliseconds(1);
     return o;
 }
 
 // Runs `body(client&, fake_server&)` against a client of a fake server with the given
-// script, claiming `version`.
+// script, claiming `version`, the client sending keys as `keys` says.
 template <class Body>
 void with_fake_server(std::vector<std::string> script, wire_protocol p, Body body,
-                      std::string version = "1.6.18") {
+                      std::string version = "1.6.18", key_encoding keys = key_encoding::text) {
     asio::io_context ioc;
     fake_server server(ioc.get_executor(), std::move(script), std::move(version));
     run_client_on(
-        ioc, fake_server_options(server.address(), p),
+        ioc, fake_server_options(server.address(), p, keys),
         [&](client& mc) { return body(mc, server); }, std::chrono::seconds(20));
 }
 

@@ -13,11 +13,12 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-
-#include <doctest/doctest.h>
-
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
+
+#include "run_client.hpp"
 
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
@@ -119,4 +120,40 @@ TEST_CASE("a CLIENT_ERROR to a store closes the stream; SERVER_ERROR keeps it") 
                          CHECK(co_await mc.set("k", "v"));
                          CHECK(server.connections() == 2);
                      });
+}
+
+TEST_CASE("get_many of base64 keys: quiet mg lines and mn; hits matched by opaque") {
+    // One reply per request line: the miss of "b" sends nothing, as mg with q does.
+    with_fake_server(
+        {"VA 1 f5 O{O}\r\nA\r\n", "", "VA 2 f0 O{O}\r\nCC\r\n", "MN\r\n", "VA 1 f0 O{O}\r\nZ\r\n"},
+        memcoro::wire_protocol::meta,
+        [](memcoro::client& mc, fake_server& server) -> asio::awaitable<void> {
+            const std::vector<std::string_view> keys{"a", "b", "c"};
+            const auto items = co_await mc.get_many(keys);
+            REQUIRE(items.size() == 2);
+            CHECK(items[0].key() == "a");
+            CHECK(items[0].value() == "A");
+            CHECK(items[0].flags() == 5);
+            CHECK(items[1].key() == "c");
+            CHECK(items[1].value() == "CC");
+            CHECK((co_await mc.get("z"))->value() == "Z");
+            CHECK(server.connections() == 1);
+        },
+        "1.6.18", memcoro::key_encoding::base64);
+}
+
+TEST_CASE("an error line inside a get_many batch fails the call; the stream stays in step") {
+    with_fake_server(
+        {"VA 1 f0 O{O}\r\nA\r\n", "CLIENT_ERROR bad command line format\r\n",
+         "VA 1 f0 O{O}\r\nC\r\n", "", "MN\r\n", "VA 5 f0 O{O}\r\nright\r\n"},
+        memcoro::wire_protocol::meta,
+        [](memcoro::client& mc, fake_server& server) -> asio::awaitable<void> {
+            const std::vector<std::string_view> keys{"a", "b", "c", "d"};
+            auto [ec, items] = co_await mc.get_many(keys, {}, asio::as_tuple(asio::use_awaitable));
+            CHECK(ec == memcoro::error::client_error);
+            CHECK(items.empty());
+            CHECK((co_await mc.get("k"))->value() == "right");
+            CHECK(server.connections() == 1);
+        },
+        "1.6.18", memcoro::key_encoding::base64);
 }

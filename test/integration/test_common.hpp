@@ -42,6 +42,14 @@ inline asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
     co_await timer.async_wait(asio::use_awaitable);
 }
 
+// Waits (without blocking the io_context) until `done` is set, at most `limit`.
+inline asio::awaitable<void> wait_for(const bool& done, std::chrono::milliseconds limit) {
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (!done && std::chrono::steady_clock::now() < until) {
+        co_await sleep_for(std::chrono::milliseconds(5));
+    }
+}
+
 // Empties the server behind the client's back, so each wire mode starts from nothing.
 inline void flush(const memcached_server& server) {
     const std::string reply = server.roundtrip("flush_all\r\n", "\r\n");

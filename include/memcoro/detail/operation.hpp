@@ -39,6 +39,11 @@ public:
     // Registers the reply to the request just encoded, for part `part` of the
     // operation, in wire order. Call it only once the request is encoded.
     virtual void expect_reply(protocol::reply_shape shape, std::uint32_t part) = 0;
+    // The same for a quiet meta request (flag q), whose reply the server leaves out when
+    // it has nothing to report (mg's miss). A reply to a later request of the same
+    // operation passes it by, so the operation must close the batch with a request that
+    // is always answered (mn), registered with expect_reply.
+    virtual void expect_quiet_reply(protocol::reply_shape shape, std::uint32_t part) = 0;
     // Declares that a request just encoded gets no reply (noreply).
     virtual void no_reply() noexcept = 0;
     // What the peer carries. An operation that needs more returns
