@@ -25,7 +25,8 @@ class meta_get_op final : public item_value_op<meta_item> {
 public:
     meta_get_op(handler_type&& h, const asio::any_io_executor& fallback, std::string_view key,
                 std::string_view prefix, const mg_options& opts, bool base64)
-        : item_value_op(std::move(h), fallback, protocol::retrieve_command::get, key, 0, prefix),
+        : item_value_op(std::move(h), fallback, protocol::retrieve_command::get, key, 0, prefix,
+                        base64),
           opts_(opts),
           base64_(base64) {}
 

@@ -13,12 +13,13 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+
+#include <doctest/doctest.h>
+
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include "run_client.hpp"
 
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
