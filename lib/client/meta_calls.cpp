@@ -7,8 +7,6 @@
 namespace memcoro::detail {
 namespace {
 
-using letter = protocol::meta_flag_line::letter;
-
 // E (a cas chosen by the caller) and md's x came with memcached 1.6.27 (protocol.md 3.9);
 // 1.6.18 answers CLIENT_ERROR for them.
 constexpr std::uint32_t version_with_new_cas = 10627;
@@ -28,49 +26,102 @@ error_code check_peer(const encode_context& ctx, std::uint32_t needs_version) no
 
 // The flags every call ends with: b for a base64 key, and the opaque that pairs the
 // reply with the request.
-void add_common(protocol::meta_flag_line& flags, const encode_context& ctx, bool base64) {
+// (Inlined: the flag line then stays in the encode's own frame, as get's does.)
+[[gnu::always_inline]] inline void add_common(protocol::meta_flag_line& flags,
+                                              const encode_context& ctx, bool base64) {
     if (base64) flags.add('b');
     flags.add_number('O', ctx.next_opaque());
 }
 
 template <class Number>
-std::optional<Number> number_flag(std::string_view text, char f) noexcept {
-    const auto token = protocol::find_meta_flag(text, f);
-    if (!token || token->empty()) return std::nullopt;
+std::optional<Number> parse_number(std::string_view token) noexcept {
     Number n{};
-    const auto [end, ec] = std::from_chars(token->data(), token->data() + token->size(), n);
-    if (ec != std::errc{} || end != token->data() + token->size()) return std::nullopt;
+    const auto [end, ec] = std::from_chars(token.data(), token.data() + token.size(), n);
+    if (token.empty() || ec != std::errc{} || end != token.data() + token.size()) {
+        return std::nullopt;
+    }
     return n;
 }
 
-bool has_flag(std::string_view text, char f) noexcept {
-    return protocol::find_meta_flag(text, f).has_value();
+// The token of return flag `f` as a number; empty when absent or malformed.
+template <class Number>
+std::optional<Number> number_flag(std::string_view text, char f) noexcept {
+    const auto token = protocol::find_meta_flag(text, f);
+    return token ? parse_number<Number>(*token) : std::nullopt;
 }
 
 // ms md ma: the outcome codes (protocol.md 3.2). HD and VA are ok.
 std::optional<meta_status> status_of(protocol::meta_code code) noexcept {
     switch (code) {
         case protocol::meta_code::hd:
-        case protocol::meta_code::va: return meta_status::ok;
-        case protocol::meta_code::ns: return meta_status::not_stored;
-        case protocol::meta_code::ex: return meta_status::exists;
-        case protocol::meta_code::nf: return meta_status::not_found;
+        case protocol::meta_code::va:
+            return meta_status::ok;
+        case protocol::meta_code::ns:
+            return meta_status::not_stored;
+        case protocol::meta_code::ex:
+            return meta_status::exists;
+        case protocol::meta_code::nf:
+            return meta_status::not_found;
         case protocol::meta_code::en:
         case protocol::meta_code::mn:
-        case protocol::meta_code::me: break;
+        case protocol::meta_code::me:
+            break;
     }
     return std::nullopt;
 }
 
-// The return flags of an mg hit that the parser does not read into the event.
+// The return flags of an mg hit that the parser does not read into the event, in one
+// pass over them (they come back in request order, then Z X W: protocol.md 3.1). A
+// malformed token leaves its field empty, as the parser does for f and c. Every hit
+// goes through here (X and W come unasked for a stale item), so it only looks at the
+// first letter of each token and skips the rest.
 void read_returned(meta_item& it, std::string_view text) noexcept {
-    it.ttl = number_flag<std::int64_t>(text, 't');
-    it.last_access = number_flag<std::uint64_t>(text, 'l');
-    if (const auto h = number_flag<unsigned>(text, 'h')) it.hit_before = *h != 0;
-    it.size = number_flag<std::uint64_t>(text, 's');
-    it.win = has_flag(text, 'W');
-    it.stale = has_flag(text, 'X');
-    it.won_by_other = has_flag(text, 'Z');
+    const char* p = text.data();
+    const char* const end = p + text.size();
+    while (p != end) {
+        if (*p == ' ') {
+            ++p;
+            continue;
+        }
+        const char flag = *p;
+        const char* const first = ++p;
+        while (p != end && *p != ' ') ++p;
+        const std::string_view token(first, static_cast<std::size_t>(p - first));
+        switch (flag) {
+            case 't':
+                it.ttl = parse_number<std::int64_t>(token);
+                break;
+            case 'l':
+                it.last_access = parse_number<std::uint64_t>(token);
+                break;
+            case 'h':
+                if (const auto h = parse_number<unsigned>(token)) it.hit_before = *h != 0;
+                break;
+            case 's':
+                it.size = parse_number<std::uint64_t>(token);
+                break;
+            case 'W':
+                it.win = true;
+                break;
+            case 'X':
+                it.stale = true;
+                break;
+            case 'Z':
+                it.won_by_other = true;
+                break;
+            default:
+                break;
+        }
+    }
+}
+
+// Whether the flag text ends with W, X or Z. The server appends those after every
+// flag asked for (protocol.md 3.1), so a hit that asked for no numbers has nothing
+// else to read, and the usual one ("f0 O17") is let go after one look at its end.
+bool ends_with_state_flag(std::string_view text) noexcept {
+    const std::size_t n = text.size();
+    if (n == 0 || (n > 1 && text[n - 2] != ' ')) return false;
+    return text[n - 1] == 'W' || text[n - 1] == 'X' || text[n - 1] == 'Z';
 }
 
 }  // namespace
@@ -96,8 +147,8 @@ error_code meta_get_op::encode(encode_context& ctx) {
     if (opts_.recache_below) flags.add_number('R', opts_.recache_below->count());
     if (opts_.no_lru_bump) flags.add('u');
     add_common(flags, ctx, base64_);
-    if (auto ec = ctx.encoder().meta(protocol::prevalidated, protocol::meta_command::get, key(),
-                                     flags)) {
+    if (auto ec =
+            ctx.encoder().meta(protocol::prevalidated, protocol::meta_command::get, key(), flags)) {
         return ec;
     }
     ctx.expect_reply(protocol::reply_shape::meta, 0);
@@ -109,25 +160,32 @@ bool meta_get_op::on_event(const protocol::event& ev, std::uint32_t part) {
     using protocol::meta_code;
     if (ev.kind == event_kind::meta) {
         switch (ev.code) {
-            case meta_code::en: return true;  // a miss
-            case meta_code::hd:               // a hit, without its value (no v)
+            case meta_code::en:
+                return true;     // a miss
+            case meta_code::hd:  // a hit, without its value (no v)
                 if (!finished()) {
                     auto& it = result_.emplace();
                     it.set_meta(ev.flags, ev.cas.value_or(0));
-                    read_returned(it, ev.text);
+                    read_returned_flags(ev.text);
                 }
                 return true;
             case meta_code::va:
                 // The base prepares the item and reads the body (now or later).
                 if (!item_value_op::on_event(ev, part)) return false;
-                if (!finished() && result_) read_returned(*result_, ev.text);
+                if (!finished() && result_) read_returned_flags(ev.text);
                 return true;
-            default: return false;
+            default:
+                return false;
         }
     }
     // A text VALUE or END never answers mg.
     if (ev.kind == event_kind::value || ev.kind == event_kind::end) return false;
     return item_value_op::on_event(ev, part);  // a body's data, an error line
+}
+
+void meta_get_op::read_returned_flags(std::string_view text) noexcept {
+    const bool numbers = opts_.ttl || opts_.last_access || opts_.hit_before || opts_.size;
+    if (numbers || ends_with_state_flag(text)) read_returned(*result_, text);
 }
 
 error_code meta_set_op::encode(encode_context& ctx) {
@@ -136,11 +194,20 @@ error_code meta_set_op::encode(encode_context& ctx) {
     if (const auto f = opts_.flags.value_or(value_.flags()); f != 0) flags.add_number('F', f);
     if (opts_.ttl.count() != 0) flags.add_number('T', opts_.ttl.count());
     switch (opts_.mode) {
-        case set_mode::set: break;  // S, the server's default
-        case set_mode::add: flags.add('M', 'E'); break;
-        case set_mode::replace: flags.add('M', 'R'); break;
-        case set_mode::append: flags.add('M', 'A'); break;
-        case set_mode::prepend: flags.add('M', 'P'); break;
+        case set_mode::set:
+            break;  // S, the server's default
+        case set_mode::add:
+            flags.add('M', 'E');
+            break;
+        case set_mode::replace:
+            flags.add('M', 'R');
+            break;
+        case set_mode::append:
+            flags.add('M', 'A');
+            break;
+        case set_mode::prepend:
+            flags.add('M', 'P');
+            break;
     }
     if (opts_.compare_cas) flags.add_number('C', *opts_.compare_cas);
     if (opts_.invalidate) flags.add('I');
@@ -241,8 +308,12 @@ void meta_arithmetic_op::on_body(std::string_view bytes, bool last) {
 bool meta_arithmetic_op::on_event(const protocol::event& ev, std::uint32_t) {
     using protocol::event_kind;
     switch (ev.kind) {
-        case event_kind::error: fail_with(error_from(ev)); return true;
-        case event_kind::data: on_body(ev.bytes, ev.last); return true;
+        case event_kind::error:
+            fail_with(error_from(ev));
+            return true;
+        case event_kind::data:
+            on_body(ev.bytes, ev.last);
+            return true;
         case event_kind::meta: {
             const auto status = status_of(ev.code);
             if (!status) return false;
@@ -259,7 +330,8 @@ bool meta_arithmetic_op::on_event(const protocol::event& ev, std::uint32_t) {
             }
             return true;
         }
-        default: return false;
+        default:
+            return false;
     }
 }
 
