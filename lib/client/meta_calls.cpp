@@ -281,7 +281,7 @@ void meta_arithmetic_op::on_body(std::string_view bytes, bool last) {
     const std::size_t room = sizeof(digits_) - digit_count_;
     if (bytes.size() > room) body_too_long_ = true;
     const std::size_t n = std::min(bytes.size(), room);
-    std::memcpy(digits_ + digit_count_, bytes.data(), n);
+    if (n > 0) std::memcpy(digits_ + digit_count_, bytes.data(), n);
     digit_count_ += n;
     if (!last || finished()) return;
     std::uint64_t value = 0;
