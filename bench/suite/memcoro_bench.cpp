@@ -625,8 +625,10 @@ private:
                 else st.value_bytes += info->size;
             } else if (w == work::meta_get) {
                 std::optional<memcoro::meta_item> it = co_await mc.meta_get(key);
-                if (!it) ++st.misses;
-                else st.value_bytes += it->value().size();
+                if (!it)
+                    ++st.misses;
+                else
+                    st.value_bytes += it->value().size();
             } else {
                 std::optional<memcoro::item> it = co_await mc.get(key);
                 if (!it) ++st.misses;

@@ -51,8 +51,8 @@ void client::start_meta_set(std::string_view key, encoded value, const ms_option
     const auto* c = router_->route(key);
     if (c == nullptr) return fail_dead(std::move(h), executor_, ms_result{}, false);
     auto slot = h.handler.get_cancellation_slot();
-    auto* op = detail::new_operation<detail::meta_set_op>(
-        **c, std::move(h), key, std::move(value), opts, encoding == key_encoding::base64);
+    auto* op = detail::new_operation<detail::meta_set_op>(**c, std::move(h), key, std::move(value),
+                                                          opts, encoding == key_encoding::base64);
     detail::launch(*c, op, slot, opts.timeout, options_.op_timeout);
 }
 

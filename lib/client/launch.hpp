@@ -40,8 +40,8 @@ Op* new_operation(connection& c, Handler&& h, Args&&... args) {
 // waiting for a timeout; a retrieval with errors_as_misses completes as a miss.
 template <class Sig, class Result>
 void fail_dead(completion<Sig> h, const asio::any_io_executor& ex, Result empty, bool as_miss) {
-    post_completion(std::move(h), ex,
-                    as_reported(make_error_code(error::server_dead), as_miss), std::move(empty));
+    post_completion(std::move(h), ex, as_reported(make_error_code(error::server_dead), as_miss),
+                    std::move(empty));
 }
 
 // memcached reads expiration times as signed 32-bit numbers (protocol.md 1.3).

@@ -7,22 +7,21 @@
 // request never reaches a peer that cannot carry it and the connection goes on.
 #pragma once
 
-#include "basic_operation.hpp"
-#include "retrieval.hpp"
-
+#include <cstdint>
 #include <memcoro/codec.hpp>
 #include <memcoro/meta.hpp>
-
-#include <cstdint>
 #include <optional>
 #include <string_view>
+
+#include "basic_operation.hpp"
+#include "retrieval.hpp"
 
 namespace memcoro::detail {
 
 // mg. A hit's value (with v) is read like get's, straight into the item when large;
 // a hit without v is HD, an item with no value.
 class meta_get_op final : public item_value_op<meta_item> {
-public:
+  public:
     meta_get_op(handler_type&& h, const asio::any_io_executor& fallback, std::string_view key,
                 std::string_view prefix, const mg_options& opts, bool base64)
         : item_value_op(std::move(h), fallback, protocol::retrieve_command::get, key, 0, prefix,
@@ -33,14 +32,17 @@ public:
     error_code encode(encode_context& ctx) override;
     bool on_event(const protocol::event& ev, std::uint32_t part) override;
 
-private:
+  private:
+    // The return flags other than f and c, into the item.
+    void read_returned_flags(std::string_view text) noexcept;
+
     mg_options opts_;
     bool base64_;
 };
 
 // ms. The value is held as store_op holds it (the caller's bytes, or owned).
 class meta_set_op final : public basic_operation<ms_result> {
-public:
+  public:
     meta_set_op(handler_type&& h, const asio::any_io_executor& fallback, std::string_view key,
                 encoded value, const ms_options& opts, bool base64)
         : basic_operation(std::move(h), fallback),
@@ -52,7 +54,7 @@ public:
     error_code encode(encode_context& ctx) override;
     bool on_event(const protocol::event& ev, std::uint32_t part) override;
 
-private:
+  private:
     key_copy key_;
     encoded value_;
     ms_options opts_;
@@ -61,7 +63,7 @@ private:
 
 // md.
 class meta_delete_op final : public basic_operation<meta_status> {
-public:
+  public:
     meta_delete_op(handler_type&& h, const asio::any_io_executor& fallback, std::string_view key,
                    const md_options& opts, bool base64)
         : basic_operation(std::move(h), fallback), key_(key), opts_(opts), base64_(base64) {}
@@ -69,7 +71,7 @@ public:
     error_code encode(encode_context& ctx) override;
     bool on_event(const protocol::event& ev, std::uint32_t part) override;
 
-private:
+  private:
     key_copy key_;
     md_options opts_;
     bool base64_;
@@ -77,7 +79,7 @@ private:
 
 // ma. Always asks for v: the new value comes back as a VA body of at most 20 digits.
 class meta_arithmetic_op final : public basic_operation<ma_result> {
-public:
+  public:
     meta_arithmetic_op(handler_type&& h, const asio::any_io_executor& fallback,
                        std::string_view key, const ma_options& opts, bool base64)
         : basic_operation(std::move(h), fallback), key_(key), opts_(opts), base64_(base64) {}
@@ -85,7 +87,7 @@ public:
     error_code encode(encode_context& ctx) override;
     bool on_event(const protocol::event& ev, std::uint32_t part) override;
 
-private:
+  private:
     void on_body(std::string_view bytes, bool last);
 
     key_copy key_;

@@ -1,19 +1,18 @@
 // get gets gat gats (one key) and get_many gets_many (one request for many keys).
 #pragma once
 
-#include "basic_operation.hpp"
-#include "key_list.hpp"
-
+#include <cstddef>
 #include <memcoro/detail/value_sink.hpp>
 #include <memcoro/item.hpp>
 #include <memcoro/meta.hpp>
-
-#include <cstddef>
 #include <memory>
 #include <new>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "basic_operation.hpp"
+#include "key_list.hpp"
 
 namespace memcoro::detail {
 
@@ -43,15 +42,15 @@ public:
     [[nodiscard]] bool expects_one_value() const noexcept override { return true; }
 
 protected:
-    // The key as the caller gave it (without the prefix).
-    [[nodiscard]] std::string_view key() const noexcept { return key_.view(); }
+  // The key as the caller gave it (without the prefix).
+  [[nodiscard]] std::string_view key() const noexcept { return key_.view(); }
 
-    // A hit of `size` bytes: prepare storage for it.
-    virtual void start_value(std::size_t size, std::uint32_t flags, std::uint64_t cas) = 0;
-    // The contiguous storage at `offset` bytes into the value.
-    [[nodiscard]] virtual std::span<char> region(std::size_t offset) noexcept = 0;
-    // All `size` bytes are in place.
-    virtual void finish_value(std::size_t size) { (void)size; }
+  // A hit of `size` bytes: prepare storage for it.
+  virtual void start_value(std::size_t size, std::uint32_t flags, std::uint64_t cas) = 0;
+  // The contiguous storage at `offset` bytes into the value.
+  [[nodiscard]] virtual std::span<char> region(std::size_t offset) noexcept = 0;
+  // All `size` bytes are in place.
+  virtual void finish_value(std::size_t size) { (void)size; }
 
 private:
     void on_value(const protocol::event& ev);
@@ -71,10 +70,10 @@ private:
 // The value goes into an item (an item or a meta_item) the operation returns.
 template <class Item>
 class item_value_op : public single_value_op<std::optional<Item>> {
-public:
+  public:
     using single_value_op<std::optional<Item>>::single_value_op;
 
-private:
+  private:
     void start_value(std::size_t size, std::uint32_t flags, std::uint64_t cas) override {
         auto& it = this->result_.emplace();
         it.set_meta(flags, cas);
@@ -91,7 +90,7 @@ private:
 
 // get gets gat gats.
 class retrieve_op final : public item_value_op<item> {
-public:
+  public:
     using item_value_op::item_value_op;
 };
 

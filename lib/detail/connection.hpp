@@ -116,8 +116,7 @@ class connection final : public std::enable_shared_from_this<connection>, privat
     [[nodiscard]] bool needs_probe() const noexcept;
     void start_probe();
     // One reply to the probe (version, then mn in automatic mode).
-    [[nodiscard]] error_code on_probe_reply(const protocol::event& ev,
-                                            protocol::reply_shape shape);
+    [[nodiscard]] error_code on_probe_reply(const protocol::event& ev, protocol::reply_shape shape);
     void become_ready();
 
     // `finish_inline`: the write may complete within this call (see write_encoded).

@@ -101,10 +101,13 @@ void connection::fail_connect(error_code ec) {
 
 bool connection::needs_probe() const noexcept {
     switch (options_.protocol) {
-        case wire_protocol::automatic: return !text_after_probe_closed_;
-        case wire_protocol::meta: return true;
+        case wire_protocol::automatic:
+            return !text_after_probe_closed_;
+        case wire_protocol::meta:
+            return true;
         case wire_protocol::text:
-        case wire_protocol::twemproxy: break;
+        case wire_protocol::twemproxy:
+            break;
     }
     return false;
 }

@@ -1,7 +1,6 @@
 // Helpers for reading parsed replies.
-#include <memcoro/protocol/reply.hpp>
-
 #include <charconv>
+#include <memcoro/protocol/reply.hpp>
 
 namespace memcoro::protocol {
 

@@ -2,8 +2,6 @@
 // cannot do here (meta_calls_test.cpp: a version newer than the installed 1.6.18).
 #pragma once
 
-#include "run_client.hpp"
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffers_iterator.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -15,12 +13,13 @@
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-
 #include <chrono>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "run_client.hpp"
 
 namespace memcoro::test {
 
@@ -29,7 +28,7 @@ namespace memcoro::test {
 // carried, so a script can answer correctly or deliberately not. `version` lines (the
 // client's probe at connect) are answered with `VERSION <version>` outside the script.
 class fake_server {
-public:
+  public:
     fake_server(asio::any_io_executor ex, std::vector<std::string> replies,
                 std::string version = "1.6.18")
         : acceptor_(ex, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)),
@@ -52,7 +51,7 @@ public:
     // Every request line read, in order, with its CRLF ("version" lines included).
     [[nodiscard]] const std::vector<std::string>& requests() const { return state_->requests; }
 
-private:
+  private:
     // What the coroutines share with the fake: they may outlive it by a few handlers.
     struct shared {
         std::vector<std::string> replies;
@@ -65,7 +64,8 @@ private:
     asio::awaitable<void> serve() {
         auto state = state_;
         for (;;) {
-            auto [ec, socket] = co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
+            auto [ec, socket] =
+                co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
             if (ec) co_return;
             ++state->connections;
             asio::co_spawn(acceptor_.get_executor(), answer(std::move(socket), state),
@@ -88,8 +88,9 @@ private:
                 const auto first = line.find(' ', 3);
                 const auto len = std::stoul(line.substr(first + 1));
                 while (in.size() < len + 2) {
-                    auto [ec2, m] = co_await asio::async_read(socket, in.prepare(len + 2 - in.size()),
-                                                              asio::as_tuple(asio::use_awaitable));
+                    auto [ec2, m] =
+                        co_await asio::async_read(socket, in.prepare(len + 2 - in.size()),
+                                                  asio::as_tuple(asio::use_awaitable));
                     if (ec2) co_return;
                     in.commit(m);
                 }
@@ -105,12 +106,14 @@ private:
             }
             const auto o = line.find(" O");
             const std::string opaque =
-                o == std::string::npos ? "" : line.substr(o + 2, line.find_first_of(" \r", o + 2) - o - 2);
+                o == std::string::npos
+                    ? ""
+                    : line.substr(o + 2, line.find_first_of(" \r", o + 2) - o - 2);
             for (auto at = reply.find("{O}"); at != std::string::npos; at = reply.find("{O}")) {
                 reply.replace(at, 3, opaque);
             }
             auto [ec3, w] = co_await asio::async_write(socket, asio::buffer(reply),
-                                                        asio::as_tuple(asio::use_awaitable));
+                                                       asio::as_tuple(asio::use_awaitable));
             if (ec3) co_return;
         }
     }

@@ -1,8 +1,7 @@
 // A scripted fake server plays what a real memcached never does: replies that belong to
 // another request, oversized values, endless lines, bytes nobody asked for. The client
 // must refuse them, never hand a value to the wrong caller, and recover.
-#include "fake_server.hpp"
-#include "run_client.hpp"
+#include <doctest/doctest.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/detached.hpp>
@@ -13,13 +12,13 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-
-#include <doctest/doctest.h>
-
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "fake_server.hpp"
+#include "run_client.hpp"
 
 using namespace std::chrono_literals;
 namespace asio = boost::asio;

@@ -2,14 +2,14 @@
 // memcached 1.6.18: every option, with the replies the server gives for it; base64 keys;
 // the refusals (text mode, options newer than the server, invalid combinations); routing
 // over a tier. A fake server stands in for a 1.6.27, which is not installed here.
-#include "fake_server.hpp"
-#include "test_common.hpp"
-#include "tier_common.hpp"
-
 #include <doctest/doctest.h>
 
 #include <limits>
 #include <string>
+
+#include "fake_server.hpp"
+#include "test_common.hpp"
+#include "tier_common.hpp"
 
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
@@ -173,7 +173,8 @@ TEST_CASE("meta_set: flags, ttl, modes and their NS outcomes, return_cas") {
     using memcoro::meta_status;
     using memcoro::set_mode;
     run_client(meta_options(server), [](memcoro::client& mc) -> asio::awaitable<void> {
-        auto stored = co_await mc.meta_set("k", "v1", {.ttl = 100s, .flags = 42, .return_cas = true});
+        auto stored =
+            co_await mc.meta_set("k", "v1", {.ttl = 100s, .flags = 42, .return_cas = true});
         CHECK(stored.status == meta_status::ok);
         REQUIRE(stored.cas);
         auto it = co_await mc.meta_get("k", {.cas = true, .ttl = true});
@@ -191,7 +192,8 @@ TEST_CASE("meta_set: flags, ttl, modes and their NS outcomes, return_cas") {
 
         CHECK((co_await mc.meta_set("k", "x", {.mode = set_mode::add})).status ==
               meta_status::not_stored);
-        CHECK((co_await mc.meta_set("new", "a", {.mode = set_mode::add})).status == meta_status::ok);
+        CHECK((co_await mc.meta_set("new", "a", {.mode = set_mode::add})).status ==
+              meta_status::ok);
         CHECK((co_await mc.meta_set("absent", "x", {.mode = set_mode::replace})).status ==
               meta_status::not_stored);
         CHECK((co_await mc.meta_set("new", "b", {.mode = set_mode::replace})).status ==
@@ -228,8 +230,8 @@ TEST_CASE("meta_set: compare_cas stores over its cas only; EX and NF; invalidate
               meta_status::not_found);
 
         // With invalidate an older cas is accepted: the value is stored, marked stale.
-        const auto stale = co_await mc.meta_set(
-            "k", "v-old", {.compare_cas = *first.cas, .invalidate = true});
+        const auto stale =
+            co_await mc.meta_set("k", "v-old", {.compare_cas = *first.cas, .invalidate = true});
         CHECK(stale.status == meta_status::ok);
         auto it = co_await mc.meta_get("k");
         REQUIRE(it);
@@ -293,10 +295,12 @@ TEST_CASE("meta_arithmetic: increment, decrement, vivify, compare_cas, ttl and c
         CHECK_FALSE(up.cas);
         CHECK_FALSE(up.ttl);
         CHECK((co_await mc.meta_arithmetic("n", {.delta = 9})).value == 20u);
-        auto down = co_await mc.meta_arithmetic("n", {.mode = arithmetic_mode::decrement, .delta = 5});
+        auto down =
+            co_await mc.meta_arithmetic("n", {.mode = arithmetic_mode::decrement, .delta = 5});
         CHECK(down.value == 15u);
         // Decrement stops at 0.
-        auto floor = co_await mc.meta_arithmetic("n", {.mode = arithmetic_mode::decrement, .delta = 100});
+        auto floor =
+            co_await mc.meta_arithmetic("n", {.mode = arithmetic_mode::decrement, .delta = 100});
         CHECK(floor.status == meta_status::ok);
         CHECK(floor.value == 0u);
 
@@ -322,9 +326,10 @@ TEST_CASE("meta_arithmetic: increment, decrement, vivify, compare_cas, ttl and c
         CHECK(with_cas.value == 1u);
         CHECK((co_await mc.meta_arithmetic("n", {.compare_cas = *with_cas.cas + 1})).status ==
               meta_status::exists);
-        auto matched = co_await mc.meta_arithmetic(
-            "n", {.compare_cas = *with_cas.cas, .touch_ttl = 300s, .return_cas = true,
-                  .return_ttl = true});
+        auto matched = co_await mc.meta_arithmetic("n", {.compare_cas = *with_cas.cas,
+                                                         .touch_ttl = 300s,
+                                                         .return_cas = true,
+                                                         .return_ttl = true});
         CHECK(matched.status == meta_status::ok);
         CHECK(matched.value == 2u);
         REQUIRE(matched.cas);
@@ -414,23 +419,20 @@ TEST_CASE("options newer than memcached 1.6.18 are refused unsent; the connectio
     for (auto mode : {memcoro::wire_protocol::meta, memcoro::wire_protocol::automatic}) {
         CAPTURE(memcoro::test::name_of(mode));
         const auto before = std::stoi(memcoro::test::raw_stat(server, "total_connections"));
-        run_client(memcoro::test::options_for(server, mode),
-                   [&](memcoro::client& mc) -> asio::awaitable<void> {
-                       CHECK(co_await mc.set("k", "v"));
-                       CHECK(co_await error_of(mc.meta_set("k", "x", {.new_cas = 77})) ==
-                             unsupported);
-                       CHECK(co_await error_of(mc.meta_delete("k", {.drop_value = true})) ==
-                             unsupported);
-                       CHECK(co_await error_of(mc.meta_delete("k", {.new_cas = 77})) ==
-                             unsupported);
-                       CHECK(co_await error_of(mc.meta_arithmetic("k", {.new_cas = 77})) ==
-                             unsupported);
-                       // Sent, the server would have answered CLIENT_ERROR (and ms's would
-                       // have closed the connection): the item is untouched, and the
-                       // connection is the first one.
-                       CHECK(memcoro::test::value_of(co_await mc.get("k")) == "v");
-                       CHECK((co_await mc.meta_set("k", "y")).status == memcoro::meta_status::ok);
-                   });
+        run_client(
+            memcoro::test::options_for(server, mode),
+            [&](memcoro::client& mc) -> asio::awaitable<void> {
+                CHECK(co_await mc.set("k", "v"));
+                CHECK(co_await error_of(mc.meta_set("k", "x", {.new_cas = 77})) == unsupported);
+                CHECK(co_await error_of(mc.meta_delete("k", {.drop_value = true})) == unsupported);
+                CHECK(co_await error_of(mc.meta_delete("k", {.new_cas = 77})) == unsupported);
+                CHECK(co_await error_of(mc.meta_arithmetic("k", {.new_cas = 77})) == unsupported);
+                // Sent, the server would have answered CLIENT_ERROR (and ms's would
+                // have closed the connection): the item is untouched, and the
+                // connection is the first one.
+                CHECK(memcoro::test::value_of(co_await mc.get("k")) == "v");
+                CHECK((co_await mc.meta_set("k", "y")).status == memcoro::meta_status::ok);
+            });
         // One connection for the client, one for each raw_stat.
         CHECK(std::stoi(memcoro::test::raw_stat(server, "total_connections")) == before + 2);
     }
@@ -555,8 +557,9 @@ TEST_CASE("over a tier the meta calls route by key as get and set do") {
             REQUIRE(holders.size() == 1);
             ++per_server[holders[0]];
             // A counter made by meta_arithmetic is where get looks for it.
-            CHECK((co_await mc.meta_arithmetic("n" + key, {.vivify_ttl = 10s, .initial = 1}))
-                      .value == 1u);
+            CHECK(
+                (co_await mc.meta_arithmetic("n" + key, {.vivify_ttl = 10s, .initial = 1})).value ==
+                1u);
             CHECK(memcoro::test::value_of(co_await mc.get("n" + key)) == "1");
             CHECK(co_await mc.meta_delete(key) == memcoro::meta_status::ok);
             CHECK(servers.holders(key).empty());

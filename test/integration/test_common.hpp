@@ -1,24 +1,22 @@
 // Small helpers shared by the client integration tests (client_*_test.cpp).
 #pragma once
 
-#include "run_client.hpp"
-#include "support/memcached_server.hpp"
-
-#include <memcoro/memcoro.hpp>
-
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
-
-#include <array>
 #include <chrono>
 #include <cstdint>
+#include <memcoro/memcoro.hpp>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+
+#include "run_client.hpp"
+#include "support/memcached_server.hpp"
 
 namespace memcoro::test {
 
