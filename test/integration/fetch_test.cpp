@@ -17,6 +17,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -358,4 +359,55 @@ TEST_CASE("fetch on a tier of 3 servers") {
             CHECK(servers.holders(key).size() == 1);
         }
     });
+}
+
+TEST_CASE("fetch of a binary key: computed once, stored under its bytes, apart from a text key") {
+    memcached_server server;
+    run_client(options_for(server, wire_protocol::meta), [&](client& mc) -> asio::awaitable<void> {
+        const std::string key("a b\r\n\0\xff", 7);
+        const fetch_options opts{.ttl = 60s, .key_encoding = memcoro::key_encoding::base64};
+        counted_compute compute;
+        CHECK(co_await mc.fetch(key, opts, compute) == "computed-1");
+        CHECK(co_await mc.fetch(key, opts, compute) == "computed-1");
+        CHECK(*compute.runs == 1);
+        const auto it = co_await mc.meta_get(key, {.key_encoding = memcoro::key_encoding::base64});
+        CHECK((it && it->value() == "computed-1"));
+        // "a_b" is another key, as text or as bytes.
+        CHECK(co_await mc.fetch("a_b", {.ttl = 60s}, compute) == "computed-2");
+    });
+    // Without meta a key cannot be sent in base64: refused before anything is computed.
+    run_client(options_for(server, wire_protocol::text), [&](client& mc) -> asio::awaitable<void> {
+        counted_compute compute;
+        auto [e, v] = co_await mc.fetch(
+            "binary", {.ttl = 60s, .key_encoding = memcoro::key_encoding::base64}, compute,
+            asio::as_tuple(asio::use_awaitable));
+        REQUIRE(e);
+        try {
+            std::rethrow_exception(e);
+        } catch (const boost::system::system_error& x) {
+            CHECK(x.code() == memcoro::error::unsupported_command);
+        }
+        CHECK(*compute.runs == 0);
+    });
+}
+
+TEST_CASE("fetch from 2 threads on one client: one compute, every caller the same value") {
+    memcached_server server;
+    asio::io_context ioc(2);
+    client mc(ioc.get_executor(), options_for(server, wire_protocol::meta));
+    counted_compute compute{.delay = 30ms};
+    std::atomic<int> same{0};
+    std::atomic<int> left{400};
+    for (int i = 0; i < 400; ++i) {
+        mc.fetch("threaded", {.ttl = 60s}, compute, [&](std::exception_ptr e, std::string v) {
+            if (!e && v == "computed-1") ++same;
+            if (--left == 0) mc.close();
+        });
+    }
+    std::thread other([&] { ioc.run_for(30s); });
+    ioc.run_for(30s);
+    other.join();
+    CHECK(left.load() == 0);
+    CHECK(same.load() == 400);
+    CHECK(*compute.runs == 1);
 }
