@@ -8,28 +8,26 @@
 //
 // The compute stands for a query to a backend (a database behind a pool of connections)
 // that serves --backend-slots queries at a time: what makes a stampede hurt is the queue
-// of identical queries it piles onto that backend. --clients clients stand for as many processes (each has its own connection and its own
-// in-process single flight); the --callers are spread over them. Each round stores the key
-// with a 1 s ttl, waits until memcached has expired it, then starts every caller at once.
-// One JSON line per round on stdout: computes, wall time until the last caller has its
-// value, and the callers' latency percentiles.
+// of identical queries it piles onto that backend. --clients clients stand for as many processes
+// (each has its own connection and its own in-process single flight); the --callers are spread over
+// them. Each round stores the key with a 1 s ttl, waits until memcached has expired it, then starts
+// every caller at once. One JSON line per round on stdout: computes, wall time until the last
+// caller has its value, and the callers' latency percentiles.
 //
 //     stampede_bench --server 127.0.0.1:PORT --strategy fetch --callers 1000 --rounds 5
-#include <memcoro/memcoro.hpp>
-
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
-#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
 #include <exception>
+#include <memcoro/memcoro.hpp>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -78,14 +76,22 @@ options parse_options(int argc, char** argv) {
             if (i + 1 >= argc) usage(("missing value after " + std::string(a)).c_str());
             return argv[++i];
         };
-        if (a == "--server") o.server = value();
-        else if (a == "--strategy") o.strategy = value();
-        else if (a == "--callers") o.callers = parse_int(a, value());
-        else if (a == "--clients") o.clients = parse_int(a, value());
-        else if (a == "--compute-ms") o.compute_ms = parse_int(a, value());
-        else if (a == "--backend-slots") o.backend_slots = parse_int(a, value());
-        else if (a == "--rounds") o.rounds = parse_int(a, value());
-        else usage(("unknown option " + std::string(a)).c_str());
+        if (a == "--server")
+            o.server = value();
+        else if (a == "--strategy")
+            o.strategy = value();
+        else if (a == "--callers")
+            o.callers = parse_int(a, value());
+        else if (a == "--clients")
+            o.clients = parse_int(a, value());
+        else if (a == "--compute-ms")
+            o.compute_ms = parse_int(a, value());
+        else if (a == "--backend-slots")
+            o.backend_slots = parse_int(a, value());
+        else if (a == "--rounds")
+            o.rounds = parse_int(a, value());
+        else
+            usage(("unknown option " + std::string(a)).c_str());
     }
     if (o.strategy != "naive" && o.strategy != "fetch") usage("--strategy takes naive or fetch");
     return o;
@@ -99,7 +105,7 @@ asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
 // The backend's pool: at most `slots` computes at once, the others queue in order. One
 // thread runs everything, so plain counters do.
 class backend_pool {
-public:
+  public:
     explicit backend_pool(int slots) : free_(slots) {}
 
     asio::awaitable<void> acquire() {
@@ -107,8 +113,7 @@ public:
             --free_;
             co_return;
         }
-        asio::steady_timer turn(co_await asio::this_coro::executor,
-                                clock_type::time_point::max());
+        asio::steady_timer turn(co_await asio::this_coro::executor, clock_type::time_point::max());
         queue_.push_back(&turn);
         // release() cancels it: the slot is handed over, not returned.
         co_await turn.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -122,7 +127,7 @@ public:
         queue_.pop_front();
     }
 
-private:
+  private:
     int free_;
     std::deque<asio::steady_timer*> queue_;
 };
@@ -136,7 +141,7 @@ struct round_result {
 };
 
 class stampede {
-public:
+  public:
     stampede(asio::io_context& ioc, const options& o) : o_(o), backend_(o.backend_slots) {
         memcoro::client_options co;
         co.server = o.server;
@@ -163,7 +168,7 @@ public:
         for (auto& c : clients_) c->close();
     }
 
-private:
+  private:
     // Stores the key with a 1 s ttl (the value the callers would find before it
     // expired), then waits until memcached no longer has it.
     asio::awaitable<void> expire(const std::string& key) {
@@ -204,24 +209,24 @@ private:
         const auto t0 = clock_type::now();
         for (int i = 0; i < o_.callers; ++i) {
             auto& mc = *clients_[static_cast<std::size_t>(i % o_.clients)];
-            asio::co_spawn(ex, call(mc, key, res), [&, started = clock_type::now()](std::exception_ptr e,
-                                                                          std::string v) {
-                if (e || v.size() != 100) {
-                    ++res.errors;
-                    if (res.first_error.empty()) {
-                        try {
-                            if (e) std::rethrow_exception(e);
-                            res.first_error = "wrong value";
-                        } catch (const std::exception& x) {
-                            res.first_error = x.what();
-                        }
-                    }
-                }
-                res.latency_ms.push_back(
-                    std::chrono::duration<double, std::milli>(clock_type::now() - started)
-                        .count());
-                if (--left == 0) all_done.cancel();
-            });
+            asio::co_spawn(ex, call(mc, key, res),
+                           [&, started = clock_type::now()](std::exception_ptr e, std::string v) {
+                               if (e || v.size() != 100) {
+                                   ++res.errors;
+                                   if (res.first_error.empty()) {
+                                       try {
+                                           if (e) std::rethrow_exception(e);
+                                           res.first_error = "wrong value";
+                                       } catch (const std::exception& x) {
+                                           res.first_error = x.what();
+                                       }
+                                   }
+                               }
+                               res.latency_ms.push_back(std::chrono::duration<double, std::milli>(
+                                                            clock_type::now() - started)
+                                                            .count());
+                               if (--left == 0) all_done.cancel();
+                           });
         }
         co_await all_done.async_wait(asio::as_tuple(asio::use_awaitable));
         res.wall_ms = std::chrono::duration<double, std::milli>(clock_type::now() - t0).count();
@@ -235,12 +240,13 @@ private:
             const auto at = static_cast<std::size_t>(p * double(res.latency_ms.size() - 1));
             return res.latency_ms[at];
         };
-        std::printf("{\"client\":\"memcoro\",\"scenario\":\"S12\",\"strategy\":\"%s\","
-                    "\"round\":%d,\"callers\":%d,\"clients\":%d,\"compute_ms\":%d,\"backend_slots\":%d,"
-                    "\"computes\":%d,\"wall_ms\":%.2f,\"p50_ms\":%.2f,\"p99_ms\":%.2f,"
-                    "\"max_ms\":%.2f,\"errors\":%d",
-                    o_.strategy.c_str(), round, o_.callers, o_.clients, o_.compute_ms, o_.backend_slots,
-                    res.computes, res.wall_ms, pct(0.5), pct(0.99), pct(1.0), res.errors);
+        std::printf(
+            "{\"client\":\"memcoro\",\"scenario\":\"S12\",\"strategy\":\"%s\","
+            "\"round\":%d,\"callers\":%d,\"clients\":%d,\"compute_ms\":%d,\"backend_slots\":%d,"
+            "\"computes\":%d,\"wall_ms\":%.2f,\"p50_ms\":%.2f,\"p99_ms\":%.2f,"
+            "\"max_ms\":%.2f,\"errors\":%d",
+            o_.strategy.c_str(), round, o_.callers, o_.clients, o_.compute_ms, o_.backend_slots,
+            res.computes, res.wall_ms, pct(0.5), pct(0.99), pct(1.0), res.errors);
         if (!res.first_error.empty()) {
             std::string e;
             for (char c : res.first_error) {

@@ -47,26 +47,24 @@
 //   due are still called, and run() may be called again.
 #pragma once
 
-#include <memcoro/codec.hpp>
-#include <memcoro/error.hpp>
-#include <memcoro/item.hpp>
-#include <memcoro/meta.hpp>
-#include <memcoro/options.hpp>
-#include <memcoro/detail/fetch.hpp>
-#include <memcoro/detail/handlers.hpp>
-#include <memcoro/detail/single_flight.hpp>
-#include <memcoro/detail/value_sink.hpp>
-
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <memcoro/codec.hpp>
+#include <memcoro/detail/fetch.hpp>
+#include <memcoro/detail/handlers.hpp>
+#include <memcoro/detail/single_flight.hpp>
+#include <memcoro/detail/value_sink.hpp>
+#include <memcoro/error.hpp>
+#include <memcoro/item.hpp>
+#include <memcoro/meta.hpp>
+#include <memcoro/options.hpp>
 #include <memory>
 #include <optional>
 #include <span>
@@ -360,7 +358,7 @@ public:
     // lifetime rules of set().
     template <class T,
               boost::asio::completion_token_for<void(error_code, ms_result)> Token = default_token>
-        requires encodable<std::remove_cvref_t<T>>
+    requires encodable<std::remove_cvref_t<T>>
     auto meta_set(std::string_view key, T&& value, const ms_options& opts = {},
                   Token&& token = {}) {
         return boost::asio::async_initiate<Token, void(error_code, ms_result)>(
@@ -371,8 +369,8 @@ public:
     }
 
     // md: void(error_code, meta_status): ok when deleted (or marked stale).
-    template <boost::asio::completion_token_for<void(error_code, meta_status)> Token =
-                  default_token>
+    template <
+        boost::asio::completion_token_for<void(error_code, meta_status)> Token = default_token>
     auto meta_delete(std::string_view key, const md_options& opts = {}, Token&& token = {}) {
         return boost::asio::async_initiate<Token, void(error_code, meta_status)>(
             [this](auto h, std::string_view k, md_options o) {
@@ -416,9 +414,8 @@ public:
     //   compute. The client must outlive it; `compute` is moved into it.
     template <class Compute,
               class T = typename detail::awaited<std::invoke_result_t<Compute&>>::type,
-              boost::asio::completion_token_for<void(std::exception_ptr, T)> Token =
-                  default_token>
-        requires decodable<T> && encodable<T>
+              boost::asio::completion_token_for<void(std::exception_ptr, T)> Token = default_token>
+    requires decodable<T> && encodable<T>
     auto fetch(std::string_view key, const fetch_options& opts, Compute compute,
                Token&& token = {}) {
         return boost::asio::co_spawn(

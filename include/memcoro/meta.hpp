@@ -9,10 +9,9 @@
 // version it could not read, with error::unsupported_command before a byte is sent.
 #pragma once
 
-#include <memcoro/item.hpp>
-
 #include <chrono>
 #include <cstdint>
+#include <memcoro/item.hpp>
 #include <optional>
 
 namespace memcoro {
@@ -64,7 +63,7 @@ struct mg_options {
 // A hit of meta_get: the value, flags and cas (when asked for) as in any item, and what
 // else was asked for.
 class meta_item : public item {
-public:
+  public:
     std::optional<std::int64_t> ttl;           // -1: never expires
     std::optional<std::uint64_t> last_access;  // seconds
     std::optional<bool> hit_before;
@@ -79,15 +78,15 @@ public:
 enum class set_mode : std::uint8_t { set, add, replace, append, prepend };
 
 struct ms_options {
-    set_mode mode = set_mode::set;                // M
-    std::chrono::seconds ttl{0};                  // T; 0: never expires
-    std::optional<std::uint32_t> flags{};         // F; unset: the codec's
-    std::optional<std::uint64_t> compare_cas{};   // C: store only over this cas
+    set_mode mode = set_mode::set;               // M
+    std::chrono::seconds ttl{0};                 // T; 0: never expires
+    std::optional<std::uint32_t> flags{};        // F; unset: the codec's
+    std::optional<std::uint64_t> compare_cas{};  // C: store only over this cas
     // I, with compare_cas: a cas older than the item's is accepted, and the value is
     // stored but marked stale.
     bool invalidate = false;
-    bool return_cas = false;                      // c: the new cas in the result
-    std::optional<std::uint64_t> new_cas{};       // E: the cas to give the item (1.6.27)
+    bool return_cas = false;                 // c: the new cas in the result
+    std::optional<std::uint64_t> new_cas{};  // E: the cas to give the item (1.6.27)
     std::optional<memcoro::key_encoding> key_encoding{};
     std::optional<std::chrono::milliseconds> timeout{};
 };
@@ -105,8 +104,8 @@ struct md_options {
     // `win` and recomputes it.
     bool mark_stale = false;
     std::optional<std::chrono::seconds> stale_ttl{};  // T, with mark_stale: its new ttl
-    bool drop_value = false;                    // x: empty the value, keep the item (1.6.27)
-    std::optional<std::uint64_t> new_cas{};     // E (1.6.27)
+    bool drop_value = false;                          // x: empty the value, keep the item (1.6.27)
+    std::optional<std::uint64_t> new_cas{};           // E (1.6.27)
     std::optional<memcoro::key_encoding> key_encoding{};
     std::optional<std::chrono::milliseconds> timeout{};
 };
@@ -117,16 +116,16 @@ enum class arithmetic_mode : std::uint8_t { increment, decrement };
 
 struct ma_options {
     arithmetic_mode mode = arithmetic_mode::increment;  // M
-    std::uint64_t delta = 1;                             // D
+    std::uint64_t delta = 1;                            // D
     // N: on a miss, create the item with `initial` (J) and this ttl; the delta is not
     // applied to a created item.
     std::optional<std::chrono::seconds> vivify_ttl{};
-    std::uint64_t initial = 0;                           // J, with vivify_ttl
-    std::optional<std::uint64_t> compare_cas{};          // C
-    std::optional<std::chrono::seconds> touch_ttl{};     // T: a new ttl on success
-    bool return_cas = false;                             // c
-    bool return_ttl = false;                             // t
-    std::optional<std::uint64_t> new_cas{};              // E (1.6.27)
+    std::uint64_t initial = 0;                        // J, with vivify_ttl
+    std::optional<std::uint64_t> compare_cas{};       // C
+    std::optional<std::chrono::seconds> touch_ttl{};  // T: a new ttl on success
+    bool return_cas = false;                          // c
+    bool return_ttl = false;                          // t
+    std::optional<std::uint64_t> new_cas{};           // E (1.6.27)
     std::optional<memcoro::key_encoding> key_encoding{};
     std::optional<std::chrono::milliseconds> timeout{};
 };
@@ -159,7 +158,7 @@ struct fetch_options {
     // is held in memcached for this long rounded up to seconds, plus one: a process that
     // dies while computing holds the others up no longer than that.
     std::chrono::milliseconds timeout{10000};
-    std::optional<std::uint32_t> flags{};  // unset: the codec's
+    std::optional<std::uint32_t> flags{};                 // unset: the codec's
     std::optional<memcoro::key_encoding> key_encoding{};  // unset: the client's
 };
 

@@ -16,26 +16,24 @@
 // `won_by_other` says is under way instead of taking it.
 #pragma once
 
-#include <memcoro/codec.hpp>
-#include <memcoro/detail/single_flight.hpp>
-#include <memcoro/error.hpp>
-#include <memcoro/meta.hpp>
-
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
-
-#include <algorithm>
 #include <chrono>
 #include <exception>
+#include <memcoro/codec.hpp>
+#include <memcoro/detail/single_flight.hpp>
+#include <memcoro/error.hpp>
+#include <memcoro/meta.hpp>
 #include <memory>
 #include <optional>
 #include <string>
@@ -64,7 +62,7 @@ T decode_or_throw(std::string_view bytes, std::uint32_t flags) {
 // The fetch of one caller: its options turned into the requests it sends.
 template <class Client>
 class fetch_plan {
-public:
+  public:
     using clock = std::chrono::steady_clock;
 
     fetch_plan(Client& mc, std::string key, const fetch_options& opts)
@@ -131,7 +129,7 @@ public:
     Client& client() const noexcept { return mc_; }
     [[nodiscard]] bool base64_key() const noexcept { return encoding_ == key_encoding::base64; }
 
-private:
+  private:
     Client& mc_;
     std::string key_;
     fetch_options opts_;
@@ -173,9 +171,9 @@ boost::asio::awaitable<void> store_won(const fetch_plan<Client>& plan, const enc
     std::optional<std::uint64_t> over;
     if (won != nullptr) over = won->cas();
     // The flags go in the options (store_options); the bytes are the encoded value's.
-    auto [ec, r] = co_await mc.meta_set(plan.key(), value.bytes(),
-                                        plan.store_options(value.flags(), over),
-                                        as_tuple(use_awaitable));
+    auto [ec, r] =
+        co_await mc.meta_set(plan.key(), value.bytes(), plan.store_options(value.flags(), over),
+                             as_tuple(use_awaitable));
     if (!ec && r.status == meta_status::not_found && over) {
         std::tie(ec, r) = co_await mc.meta_set(plan.key(), value.bytes(),
                                                plan.store_options(value.flags(), std::nullopt),
@@ -214,8 +212,8 @@ boost::asio::awaitable<T> lead(const fetch_plan<Client>& plan, Compute& compute,
     using boost::asio::use_awaitable;
     auto delay = std::chrono::milliseconds{2};
     for (;;) {
-        auto [ec, hit] = co_await mc.meta_get(plan.key(), plan.read_options(),
-                                              as_tuple(use_awaitable));
+        auto [ec, hit] =
+            co_await mc.meta_get(plan.key(), plan.read_options(), as_tuple(use_awaitable));
         if (ec == error::unsupported_command) {
             co_return co_await lead_text<T>(plan, compute, lead);
         }

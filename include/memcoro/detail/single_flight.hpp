@@ -6,7 +6,6 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/experimental/concurrent_channel.hpp>
 #include <boost/system/error_code.hpp>
-
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -27,7 +26,7 @@ struct cached_value {
 // One key's fetch in flight. Its outcome is set once: a value for the waiters, or
 // nothing (the leader failed: they try again, one of them leading).
 class flight {
-public:
+  public:
     explicit flight(const boost::asio::any_io_executor& ex) : done_(ex) {}
 
     // Sets the outcome and wakes every waiter; later calls do nothing.
@@ -44,7 +43,7 @@ public:
     // The published value; nullopt after fail() (or before any outcome).
     [[nodiscard]] std::optional<cached_value> outcome() const;
 
-private:
+  private:
     void finish(std::optional<cached_value> value);
 
     mutable std::mutex mutex_;
@@ -57,7 +56,7 @@ private:
 
 // The flights of one client, by key.
 class flight_table {
-public:
+  public:
     // The flight of `key` and whether the caller leads it (there was none: the caller
     // must publish or fail it, and leave() it).
     std::pair<std::shared_ptr<flight>, bool> join(const std::string& key,
@@ -65,7 +64,7 @@ public:
     // Takes `f` out of the table, so that fetches from now on start a flight of their own.
     void leave(const std::string& key, const flight* f);
 
-private:
+  private:
     std::mutex mutex_;
     std::unordered_map<std::string, std::shared_ptr<flight>> flights_;
 };
@@ -73,7 +72,7 @@ private:
 // The leader's hold on its flight: whatever way the leader leaves (a value, an exception,
 // cancellation), the flight leaves the table and its waiters are woken.
 class flight_lead {
-public:
+  public:
     flight_lead(flight_table& table, std::string key, std::shared_ptr<flight> f)
         : table_(&table), key_(std::move(key)), flight_(std::move(f)) {}
     ~flight_lead() { fail(); }
@@ -92,7 +91,7 @@ public:
         flight_->fail();
     }
 
-private:
+  private:
     bool done() noexcept { return std::exchange(done_, true); }
 
     flight_table* table_;
