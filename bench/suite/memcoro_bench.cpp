@@ -29,8 +29,12 @@
 // the protocol probed and every buffer and coroutine frame pool grown: the counts then
 // describe the steady state. Allocations come from the counting operator new/delete below;
 // they count only while the measured phase runs.
-#include <memcoro/memcoro.hpp>
+#include <execinfo.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/buffer.hpp>
@@ -39,13 +43,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
-#include <execinfo.h>
-#include <sys/resource.h>
-#include <unistd.h>
-
-#include <algorithm>
-#include <atomic>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
@@ -53,6 +50,7 @@
 #include <cstring>
 #include <exception>
 #include <iterator>
+#include <memcoro/memcoro.hpp>
 #include <memory>
 #include <new>
 #include <optional>
@@ -63,6 +61,7 @@
 #include <thread>
 #include <vector>
 
+#include "cli.hpp"
 #include "measure.h"
 
 namespace asio = boost::asio;
@@ -215,42 +214,42 @@ struct options {
     std::exit(2);
 }
 
-template <class T>
-T parse_number(std::string_view name, std::string_view text) {
-    T v{};
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (ec != std::errc{} || end != text.data() + text.size()) {
-        usage(("bad number for " + std::string(name) + ": " + std::string(text)).c_str());
-    }
-    return v;
-}
-
 options parse_options(int argc, char** argv) {
     options o;
-    for (int i = 1; i < argc; ++i) {
-        const std::string_view a = argv[i];
-        auto value = [&]() -> std::string_view {
-            if (i + 1 >= argc) usage(("missing value after " + std::string(a)).c_str());
-            return argv[++i];
-        };
-        if (a == "--server") o.server = value();
-        else if (a == "--scenario") o.scenario = value();
-        else if (a == "--depth") o.depth = parse_number<int>(a, value());
-        else if (a == "--conns") o.conns = parse_number<int>(a, value());
-        else if (a == "--ops") o.ops = parse_number<std::uint64_t>(a, value());
-        else if (a == "--seconds") o.seconds = std::stod(std::string(value()));
-        else if (a == "--warmup") o.warmup = parse_number<std::int64_t>(a, value());
-        else if (a == "--valsize") o.valsize = parse_number<std::size_t>(a, value());
-        else if (a == "--keys") o.keys = parse_number<std::size_t>(a, value());
-        else if (a == "--batch") o.batch = parse_number<std::size_t>(a, value());
-        else if (a == "--server-pid") o.server_pids = value();
-        else if (a == "--threads") o.threads = parse_number<int>(a, value());
+    bench_cli::args args(argc, argv, usage);
+    for (std::string_view a; args.next(a);) {
+        if (a == "--server")
+            o.server = args.value();
+        else if (a == "--scenario")
+            o.scenario = args.value();
+        else if (a == "--depth")
+            o.depth = args.number<int>();
+        else if (a == "--conns")
+            o.conns = args.number<int>();
+        else if (a == "--ops")
+            o.ops = args.number<std::uint64_t>();
+        else if (a == "--seconds")
+            o.seconds = std::stod(std::string(args.value()));
+        else if (a == "--warmup")
+            o.warmup = args.number<std::int64_t>();
+        else if (a == "--valsize")
+            o.valsize = args.number<std::size_t>();
+        else if (a == "--keys")
+            o.keys = args.number<std::size_t>();
+        else if (a == "--batch")
+            o.batch = args.number<std::size_t>();
+        else if (a == "--server-pid")
+            o.server_pids = args.value();
+        else if (a == "--threads")
+            o.threads = args.number<int>();
         else if (a == "--conns-per-server")
-            o.conns_per_server = parse_number<std::size_t>(a, value());
-        else if (a == "--op-timeout-ms") o.op_timeout_ms = parse_number<std::int64_t>(a, value());
-        else if (a == "--api") o.api = value();
+            o.conns_per_server = args.number<std::size_t>();
+        else if (a == "--op-timeout-ms")
+            o.op_timeout_ms = args.number<std::int64_t>();
+        else if (a == "--api")
+            o.api = args.value();
         else if (a == "--protocol") {
-            o.protocol_name = value();
+            o.protocol_name = args.value();
             if (o.protocol_name == "meta") o.protocol = memcoro::wire_protocol::meta;
             else if (o.protocol_name == "text") o.protocol = memcoro::wire_protocol::text;
             else if (o.protocol_name == "auto") o.protocol = memcoro::wire_protocol::automatic;

@@ -21,7 +21,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -32,6 +31,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "cli.hpp"
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
@@ -59,39 +60,29 @@ struct options {
     std::exit(2);
 }
 
-int parse_int(std::string_view name, std::string_view text) {
-    int v = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (ec != std::errc{} || end != text.data() + text.size() || v < 1) {
-        usage(("bad number for " + std::string(name)).c_str());
-    }
-    return v;
-}
-
 options parse_options(int argc, char** argv) {
     options o;
-    for (int i = 1; i < argc; ++i) {
-        const std::string_view a = argv[i];
-        auto value = [&]() -> std::string_view {
-            if (i + 1 >= argc) usage(("missing value after " + std::string(a)).c_str());
-            return argv[++i];
-        };
+    bench_cli::args args(argc, argv, usage);
+    for (std::string_view a; args.next(a);) {
         if (a == "--server")
-            o.server = value();
+            o.server = args.value();
         else if (a == "--strategy")
-            o.strategy = value();
+            o.strategy = args.value();
         else if (a == "--callers")
-            o.callers = parse_int(a, value());
+            o.callers = args.number<int>();
         else if (a == "--clients")
-            o.clients = parse_int(a, value());
+            o.clients = args.number<int>();
         else if (a == "--compute-ms")
-            o.compute_ms = parse_int(a, value());
+            o.compute_ms = args.number<int>();
         else if (a == "--backend-slots")
-            o.backend_slots = parse_int(a, value());
+            o.backend_slots = args.number<int>();
         else if (a == "--rounds")
-            o.rounds = parse_int(a, value());
+            o.rounds = args.number<int>();
         else
             usage(("unknown option " + std::string(a)).c_str());
+    }
+    if (o.callers < 1 || o.clients < 1 || o.compute_ms < 0 || o.backend_slots < 1 || o.rounds < 1) {
+        usage("counts must be >= 1 (the compute's time >= 0)");
     }
     if (o.strategy != "naive" && o.strategy != "fetch") usage("--strategy takes naive or fetch");
     return o;

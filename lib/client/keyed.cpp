@@ -161,17 +161,11 @@ bool arithmetic_op::on_event(const protocol::event& ev, std::uint32_t) {
 
 // The VA body is the new value in decimal; it may arrive in pieces.
 bool arithmetic_op::on_digits(std::string_view bytes, bool last) {
-    if (digits_size_ + bytes.size() > sizeof(digits_)) {
-        digits_overflow_ = true;
-    } else if (!bytes.empty()) {
-        std::memcpy(digits_ + digits_size_, bytes.data(), bytes.size());
-        digits_size_ += bytes.size();
-    }
+    digits_.append(bytes);
     if (!last) return true;
-    std::uint64_t value = 0;
-    const auto [end, ec] = std::from_chars(digits_, digits_ + digits_size_, value);
-    if (digits_overflow_ || ec != std::errc{} || end != digits_ + digits_size_) return false;
-    if (!ignores_reply()) result_ = value;
+    const auto value = digits_.value();
+    if (!value) return false;
+    if (!ignores_reply()) result_ = *value;
     return true;
 }
 

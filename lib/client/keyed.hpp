@@ -1,12 +1,13 @@
 // delete (one key or many), touch, incr and decr.
 #pragma once
 
-#include "basic_operation.hpp"
-#include "key_list.hpp"
-
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "basic_operation.hpp"
+#include "key_list.hpp"
+#include "va_number.hpp"
 
 namespace memcoro::detail {
 
@@ -91,9 +92,7 @@ private:
     bool base64_;
     key_copy key_;
     std::uint64_t delta_;
-    char digits_[20];  // the VA body: a u64 in decimal
-    std::size_t digits_size_ = 0;
-    bool digits_overflow_ = false;
+    va_number digits_;  // the VA body of the meta form
 };
 
 }  // namespace memcoro::detail

@@ -278,19 +278,14 @@ error_code meta_arithmetic_op::encode(encode_context& ctx) {
 }
 
 void meta_arithmetic_op::on_body(std::string_view bytes, bool last) {
-    const std::size_t room = sizeof(digits_) - digit_count_;
-    if (bytes.size() > room) body_too_long_ = true;
-    const std::size_t n = std::min(bytes.size(), room);
-    if (n > 0) std::memcpy(digits_ + digit_count_, bytes.data(), n);
-    digit_count_ += n;
+    digits_.append(bytes);
     if (!last || finished()) return;
-    std::uint64_t value = 0;
-    const auto [end, ec] = std::from_chars(digits_, digits_ + digit_count_, value);
-    if (body_too_long_ || ec != std::errc{} || end != digits_ + digit_count_) {
+    const auto value = digits_.value();
+    if (!value) {
         fail_with(error::protocol_error);  // the stream itself is still in step
         return;
     }
-    result_.value = value;
+    result_.value = *value;
 }
 
 bool meta_arithmetic_op::on_event(const protocol::event& ev, std::uint32_t) {
@@ -313,7 +308,7 @@ bool meta_arithmetic_op::on_event(const protocol::event& ev, std::uint32_t) {
                 }
             }
             if (ev.code == protocol::meta_code::va) {
-                digit_count_ = 0;
+                digits_.clear();
                 if (ev.last) on_body(ev.bytes, true);
             }
             return true;

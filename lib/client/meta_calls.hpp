@@ -15,6 +15,7 @@
 
 #include "basic_operation.hpp"
 #include "retrieval.hpp"
+#include "va_number.hpp"
 
 namespace memcoro::detail {
 
@@ -93,9 +94,7 @@ class meta_arithmetic_op final : public basic_operation<ma_result> {
     key_copy key_;
     ma_options opts_;
     bool base64_;
-    char digits_[20];  // the longest u64
-    std::size_t digit_count_ = 0;
-    bool body_too_long_ = false;
+    va_number digits_;
 };
 
 }  // namespace memcoro::detail
