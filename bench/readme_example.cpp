@@ -11,6 +11,7 @@
 #include <iostream>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 
 namespace asio = boost::asio;
@@ -55,6 +56,26 @@ asio::awaitable<void> many_servers(asio::any_io_executor ex, std::string_view pr
                   << ", " << s.in_flight << " in flight\n";
     }
     std::cout << hits.size() << " hits, " << each.size() << " servers\n";
+}
+
+// README "Meta commands and stampede protection", compiled too (not run).
+asio::awaitable<std::string> render_home() {
+    co_return std::string("<html>home</html>");
+}
+
+asio::awaitable<void> meta_and_fetch(memcoro::client& mc, std::string_view v) {
+    auto it = co_await mc.meta_get("k", {.cas = true, .ttl = true});  // std::optional<meta_item>
+    auto st = co_await mc.meta_set("k", v, {.mode = memcoro::set_mode::add, .ttl = 60s});
+    auto md = co_await mc.meta_delete("k", {.mark_stale = true, .stale_ttl = 30s});
+    auto n = co_await mc.meta_arithmetic("hits", {.vivify_ttl = 3600s, .initial = 0});
+    std::string page = co_await mc.fetch("page:/home",
+                                         {.ttl = 300s, .recache_before = 30s, .stale_for = 60s},
+                                         [&]() -> asio::awaitable<std::string> {
+                                             co_return co_await render_home();
+                                         });
+    std::cout << (it ? it->value() : "(a miss)") << ' ' << (st.status == memcoro::meta_status::ok)
+              << ' ' << (md == memcoro::meta_status::ok) << ' ' << n.value.value_or(0) << ' '
+              << page << '\n';
 }
 
 int main() {
