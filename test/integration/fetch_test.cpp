@@ -219,8 +219,10 @@ TEST_CASE("fetch with recache_before: recomputed once per period, never after ex
                     CHECK(*after_expiry == 0);
                     CHECK(runs->load() >= 4);  // 1 + one per 1-2 s over 7 s
                     CHECK(runs->load() <= 8);
-                    // Only the reader that recomputes waits; everybody else reads on.
-                    CHECK(slow_reads == static_cast<std::size_t>(runs->load()));
+                    // Only the reader that recomputes waits; everybody else reads on (with a little
+                    // slack: on a loaded machine a read may stall for other reasons).
+                    CHECK(slow_reads >= static_cast<std::size_t>(runs->load()));
+                    CHECK(slow_reads <= static_cast<std::size_t>(runs->load()) + 2);
                 });
 }
 
