@@ -3,19 +3,20 @@
 namespace memcoro::detail {
 
 void flight::publish(std::string_view bytes, std::uint32_t flags) {
-    finish(cached_value{std::string(bytes), flags});
+    finish(cached_value{std::string(bytes), flags}, false);
 }
 
-void flight::fail() {
-    finish(std::nullopt);
+void flight::fail(bool timed_out) {
+    finish(std::nullopt, timed_out);
 }
 
-void flight::finish(std::optional<cached_value> value) {
+void flight::finish(std::optional<cached_value> value, bool timed_out) {
     {
         std::lock_guard lock(mutex_);
         if (finished_) return;
         finished_ = true;
         value_ = std::move(value);
+        timed_out_ = timed_out;
     }
     done_.close();
 }
@@ -23,6 +24,11 @@ void flight::finish(std::optional<cached_value> value) {
 std::optional<cached_value> flight::outcome() const {
     std::lock_guard lock(mutex_);
     return value_;
+}
+
+bool flight::timed_out() const {
+    std::lock_guard lock(mutex_);
+    return timed_out_;
 }
 
 std::pair<std::shared_ptr<flight>, bool> flight_table::join(

@@ -338,7 +338,11 @@ TEST_CASE("fetch: a compute slower than the timeout; no waiter hangs, the next c
                     const auto took = clock_type::now() - started;
                     CHECK(took < 2s);
                     for (const auto& v : values) CHECK(v.find("timed out") != std::string::npos);
-                    CHECK(*slow.runs == 1);
+                    // One compute; the waiters in its client time out with it. The other
+                    // client's leader, polling, may win once the first gives up, if its
+                    // own time (it started a little later) has not run out yet.
+                    CHECK(*slow.runs >= 1);
+                    CHECK(*slow.runs <= 2);
 
                     counted_compute ok;
                     CHECK(co_await clients[1]->fetch("slow", opts, ok) == "computed-1");

@@ -274,12 +274,20 @@ boost::asio::awaitable<T> fetch_value(Client& mc, std::shared_ptr<flight_table> 
         auto [f, leads] = table->join(plan.flight_key(), ex);
         if (leads) {
             flight_lead hold(*table, plan.flight_key(), std::move(f));
-            co_return co_await lead<T>(plan, compute, hold);
+            try {
+                co_return co_await lead<T>(plan, compute, hold);
+            } catch (const boost::system::system_error& e) {
+                // Its waiters joined at about the same time and have about as little time
+                // left: they time out with it, rather than each start a compute that has
+                // no time to finish. After any other failure they try again.
+                if (e.code() == error::timeout) hold.fail(true);
+                throw;
+            }
         }
         boost::asio::steady_timer timer(ex, plan.deadline());
         auto woken = co_await (f->async_wait(boost::asio::as_tuple(boost::asio::use_awaitable)) ||
                                timer.async_wait(boost::asio::use_awaitable));
-        if (woken.index() == 1) throw_error(error::timeout);
+        if (woken.index() == 1 || f->timed_out()) throw_error(error::timeout);
         if (auto v = f->outcome()) co_return decode_or_throw<T>(v->bytes, v->flags);
     }
 }

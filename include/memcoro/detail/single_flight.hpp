@@ -29,9 +29,10 @@ class flight {
   public:
     explicit flight(const boost::asio::any_io_executor& ex) : done_(ex) {}
 
-    // Sets the outcome and wakes every waiter; later calls do nothing.
+    // Sets the outcome and wakes every waiter; later calls do nothing. `timed_out`: the
+    // leader ran out of time, and so have its waiters, which started with it.
     void publish(std::string_view bytes, std::uint32_t flags);
-    void fail();
+    void fail(bool timed_out = false);
 
     // Completes (with experimental::error::channel_closed) once the outcome is set,
     // at once if it already is. Waiters cancel it to stop waiting. Thread-safe.
@@ -42,12 +43,15 @@ class flight {
 
     // The published value; nullopt after fail() (or before any outcome).
     [[nodiscard]] std::optional<cached_value> outcome() const;
+    // fail(true) was called.
+    [[nodiscard]] bool timed_out() const;
 
   private:
-    void finish(std::optional<cached_value> value);
+    void finish(std::optional<cached_value> value, bool timed_out);
 
     mutable std::mutex mutex_;
     bool finished_ = false;
+    bool timed_out_ = false;
     std::optional<cached_value> value_;
     // Nothing is ever sent on it: closing it is the signal, and a channel, unlike a timer,
     // may be closed from one thread while another starts waiting on it.
@@ -85,10 +89,10 @@ class flight_lead {
         table_->leave(key_, flight_.get());
         flight_->publish(bytes, flags);
     }
-    void fail() noexcept {
+    void fail(bool timed_out = false) noexcept {
         if (done()) return;
         table_->leave(key_, flight_.get());
-        flight_->fail();
+        flight_->fail(timed_out);
     }
 
   private:
