@@ -70,13 +70,12 @@ class fetch_plan {
           key_(std::move(key)),
           opts_(opts),
           deadline_(clock::now() + opts.timeout),
-          encoding_(opts.key_encoding.value_or(mc.options().key_encoding)) {}
+          encoding_(opts.key_encoding.value_or(mc.options().key_encoding)),
+          flight_key_((encoding_ == key_encoding::base64 ? 'b' : 't') + key_) {}
 
     [[nodiscard]] const std::string& key() const noexcept { return key_; }
     // The flight table's key: the encoding is part of what names an item.
-    [[nodiscard]] std::string flight_key() const {
-        return (encoding_ == key_encoding::base64 ? 'b' : 't') + key_;
-    }
+    [[nodiscard]] const std::string& flight_key() const noexcept { return flight_key_; }
     [[nodiscard]] clock::time_point deadline() const noexcept { return deadline_; }
 
     // mg v c t N<hold> [R<stale_for + recache_before>]
@@ -135,6 +134,7 @@ class fetch_plan {
     fetch_options opts_;
     clock::time_point deadline_;
     key_encoding encoding_;
+    std::string flight_key_;  // computed once: a retrying waiter joins again
 };
 
 [[noreturn]] inline void throw_error(error e) {
