@@ -43,6 +43,9 @@ enum class error {
     // it does not know; a text-mode connection carries no meta command; a server older
     // than an option's version (meta.hpp) would answer CLIENT_ERROR.
     unsupported_command,
+
+    // The server refused the username and password (client_options::username).
+    auth_failed,
 };
 
 [[nodiscard]] const boost::system::error_category& error_category() noexcept;

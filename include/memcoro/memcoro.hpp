@@ -7,3 +7,4 @@
 #include <memcoro/item.hpp>
 #include <memcoro/meta.hpp>
 #include <memcoro/options.hpp>
+#include <memcoro/tls.hpp>

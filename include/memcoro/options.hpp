@@ -7,6 +7,7 @@
 #include <functional>
 #include <memcoro/distribution.hpp>
 #include <memcoro/meta.hpp>
+#include <memcoro/tls.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -40,6 +41,8 @@ enum class wire_protocol : std::uint8_t {
 struct server_spec {
     std::string address;
     std::uint32_t weight = 1;
+    // This server's TLS, in place of client_options::tls.
+    std::optional<tls_options> tls{};
 };
 
 // What client::server_status() reports for one server, and what on_server_state is told.
@@ -98,6 +101,17 @@ struct client_options {
     std::chrono::milliseconds op_timeout{1000};
 
     wire_protocol protocol = wire_protocol::automatic;
+
+    // TLS to every server (README "TLS and authentication"); unset: plain text. The
+    // handshake counts against connect_timeout.
+    std::optional<tls_options> tls{};
+    // ASCII authentication (memcached -Y): set on every new connection before anything
+    // else is sent. A refused login fails the operations waiting for it with
+    // error::auth_failed and backs off as a failed connect does. The username may not
+    // contain a space; neither may contain a control character. The password appears in
+    // no error message.
+    std::string username{};
+    std::string password{};
 
     // Prepended to every key on the wire (it counts toward the 250-byte limit).
     std::string key_prefix{};

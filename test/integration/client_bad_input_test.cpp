@@ -405,12 +405,12 @@ TEST_CASE("bad requests among good ones in flight: the good ones get their own r
         int wrong = 0;
         int unexpected_errors = 0;
         const auto keys = bad_keys();
+        const std::string too_big(mc.options().max_value_size + 1, 'b');
         for (int i = 0; i < 200; ++i) {
             auto body = [&, i]() -> asio::awaitable<void> {
                 const std::string good = "mix-" + std::to_string(i);
                 const std::string value = "value-of-" + good;
                 const std::string& bad = keys[static_cast<std::size_t>(i) % keys.size()];
-                const std::string too_big(mc.options().max_value_size + 1, 'b');
                 auto [e1, s1] = co_await mc.set(good, value, {}, tuple);
                 auto [e2, s2] = co_await mc.set(bad, value, {}, tuple);
                 auto [e3, s3] = co_await mc.set(good + "-big", too_big, {}, tuple);
