@@ -69,6 +69,11 @@ enum class tls_error {
     // The handshake did not finish within connect_timeout (a plain-text server waiting
     // for a command line, or one that stalled).
     handshake_timeout,
+    // Without TLS: the server reset the connection on the first request, before any
+    // reply, as memcached's TLS port does with plain text (the server may also have
+    // crashed; a proxy that does not know the probe closes instead). Only the connect's
+    // probe reads it this way (not in wire_protocol::text mode).
+    server_requires_tls,
     // TLS was asked for, but this build has none (thrown on construction).
     not_built,
     // The configuration could not be loaded: a CA file, certificate or key that is

@@ -32,7 +32,8 @@ protocol::parser_limits parser_limits_from(const client_options& o) {
 }  // namespace
 
 connection::connection(asio::any_io_executor ex, const client_options& options,
-                       server_address address, health_observer* observer)
+                       server_address address, health_observer* observer,
+                       std::shared_ptr<const tls_setup> tls)
     : executor_(ex),
       options_(options),
       address_(std::move(address)),
@@ -40,11 +41,14 @@ connection::connection(asio::any_io_executor ex, const client_options& options,
       socket_(ex),
       resolver_(ex),
       timer_(ex),
+      tls_setup_(std::move(tls)),
+      connect_error_(error::not_connected),
       encoder_(encoder_options_from(options)),
       parser_(parser_limits_from(options)),
       backoff_(options.reconnect_backoff) {
     rbuf_capacity_ = std::max<std::size_t>(options.read_buffer_size, 8 * 1024);
     rbuf_ = std::make_unique_for_overwrite<char[]>(rbuf_capacity_);
+    if (!options.username.empty()) credentials_ = options.username + ' ' + options.password;
     // twemproxy: what a probe would have found out, so text without a probe.
     text_after_probe_closed_ = options.protocol == wire_protocol::twemproxy;
     mode_ = options.protocol == wire_protocol::text || text_after_probe_closed_ ? wire_mode::text
@@ -79,7 +83,7 @@ void connection::submit(operation* op, std::chrono::milliseconds time_limit) {
     if (state_ == state::shut_down) {
         complete(op, error::shut_down);
     } else if (state_ == state::disconnected && in_backoff(now)) {
-        complete(op, error::not_connected);
+        complete(op, connect_error_);
     } else {
         enqueue(op);
         arm_timer(op->deadline_);
@@ -131,7 +135,7 @@ void connection::clear_backoff() {
 
 bool connection::is_open() {
     lock_type lock(mutex_);
-    return state_ == state::probing || state_ == state::ready;
+    return state_ == state::securing || state_ == state::probing || state_ == state::ready;
 }
 
 void connection::enqueue(operation* op) noexcept {
@@ -207,7 +211,7 @@ void connection::settle(lock_type& lock, bool from_user) {
     for (;;) {
         if (state_ == state::disconnected && queue_head_ != nullptr) {
             if (in_backoff(clock::now())) {
-                fail_queued(error::not_connected);
+                fail_queued(connect_error_);
             } else {
                 start_connect();
             }

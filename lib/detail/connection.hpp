@@ -23,6 +23,7 @@
 #include <memcoro/protocol/parser.hpp>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "address.hpp"
@@ -31,6 +32,11 @@
 
 namespace memcoro::detail {
 
+struct tls_setup;
+class tls_session;
+class tls_step_executor;
+struct tls_handler;
+
 class connection final : public std::enable_shared_from_this<connection>, private encode_context {
   public:
     using executor_type = boost::asio::any_io_executor;
@@ -38,8 +44,10 @@ class connection final : public std::enable_shared_from_this<connection>, privat
     // `observer`, when given, hears of the server's failures and answers (a tier of
     // servers; a lone server has no one to fail over to, so it goes without). It must
     // outlive the connection, or at least its shutdown(): after that it is never called.
+    // `tls`, when given, puts every stream of this connection under TLS.
     connection(boost::asio::any_io_executor ex, const client_options& options,
-               server_address address, health_observer* observer = nullptr);
+               server_address address, health_observer* observer = nullptr,
+               std::shared_ptr<const tls_setup> tls = nullptr);
     ~connection() override;
 
     [[nodiscard]] executor_type get_executor() const noexcept { return executor_; }
@@ -78,7 +86,19 @@ class connection final : public std::enable_shared_from_this<connection>, privat
     [[nodiscard]] wire_mode mode() const noexcept override { return mode_; }
 
   private:
-    enum class state : std::uint8_t { disconnected, connecting, probing, ready, shut_down };
+    friend class tls_step_executor;
+    friend struct tls_handler;
+    using lock_type = std::unique_lock<std::mutex>;
+
+    // securing: the TLS handshake. probing: authentication and the probe (start_probe).
+    enum class state : std::uint8_t {
+        disconnected,
+        connecting,
+        securing,
+        probing,
+        ready,
+        shut_down
+    };
 
     // One reply expected on the wire, in order.
     struct expected_reply {
@@ -110,6 +130,8 @@ class connection final : public std::enable_shared_from_this<connection>, privat
     void start_connect();
     void connect_to(std::vector<boost::asio::generic::stream_protocol::endpoint> endpoints);
     void on_connected(error_code ec, std::uint64_t epoch);
+    // The stream is open (and secured, with TLS): authenticate, probe, then serve.
+    void begin_session();
     void fail_connect(error_code ec);
     // Whether a new stream is probed before it carries requests (its protocol or its
     // version is to be learned).
@@ -129,8 +151,13 @@ class connection final : public std::enable_shared_from_this<connection>, privat
     void encode_internal();
 
     void start_read();
+    // `body`: the read prepared by prepare_body_read.
+    template <typename Buffers>
+    void initiate_read(const Buffers& buffers, bool body);
     void on_read(error_code ec, std::size_t n, std::uint64_t epoch);
+    void read_done(lock_type& lock, error_code ec, std::size_t n, std::uint64_t epoch);
     void on_body_read(error_code ec, std::size_t n, std::uint64_t epoch);
+    void body_read_done(lock_type& lock, error_code ec, std::size_t n, std::uint64_t epoch);
     operation* prepare_body_read(std::array<boost::asio::mutable_buffer, 2>& buffers);
     void body_read(operation* op, std::size_t n);
     void read_bodies_now();
@@ -151,6 +178,32 @@ class connection final : public std::enable_shared_from_this<connection>, privat
         if (observer_) observer_->on_failure();
     }
     void start_backoff();
+
+    // TLS (connection_tls.cpp). Every operation on a TLS stream, and every step of one,
+    // runs under the lock: OpenSSL's session is not safe to use from two threads.
+    [[nodiscard]] bool secured() const noexcept { return tls_ != nullptr; }
+    // Moves the connected socket under a new TLS session and starts its handshake.
+    void start_handshake();
+    void tls_read(boost::asio::mutable_buffer buffer, bool body);
+    // A read that failed on a new session: the server's refusal of this client's
+    // certificate (a tls_error), or empty.
+    [[nodiscard]] static error_code tls_refusal(error_code ec);
+    void tls_write();
+    void close_tls() noexcept;
+    // What a TLS operation's handler reports, for run_tls_step to act on.
+    enum class tls_op : std::uint8_t { handshake, read, body_read, write };
+    struct tls_result {
+        tls_op op;
+        error_code ec;
+        std::size_t bytes;
+        std::uint64_t epoch;
+    };
+    // Runs one step of a TLS operation (tls_step_executor), then, if that step ended
+    // the operation, what its completion calls for.
+    template <typename Step>
+    void run_tls_step(Step&& step);
+    void handshake_done(error_code ec, std::uint64_t epoch);
+
     void enqueue(operation* op) noexcept;
     operation* dequeue() noexcept;
     bool unlink(operation* op) noexcept;
@@ -160,7 +213,6 @@ class connection final : public std::enable_shared_from_this<connection>, privat
     void unref_list(operation* list) noexcept;
     // Every entry point ends with settle(), so user handlers run only once the state
     // is consistent, and requests that those handlers start go out in one write.
-    using lock_type = std::unique_lock<std::mutex>;
     // Runs the completions gathered so far, with the lock released, then starts
     // whatever they made due (a write, a reconnect); returns with the lock held.
     // `from_user`: called from a user's call (submit, cancel, shutdown), whose handlers
@@ -180,6 +232,15 @@ class connection final : public std::enable_shared_from_this<connection>, privat
     boost::asio::generic::stream_protocol::socket socket_;
     boost::asio::ip::tcp::resolver resolver_;
     boost::asio::steady_timer timer_;
+    // TLS: what the options ask for, the session of the current stream (it holds the
+    // socket while it lasts), and the result a handler left for run_tls_step.
+    std::shared_ptr<const tls_setup> tls_setup_;
+    std::shared_ptr<tls_session> tls_;
+    std::optional<tls_result> tls_done_;
+    // "user pass", the data of the authentication `set`; empty: none.
+    std::string credentials_;
+    // Why the last connect failed: what operations get during the backoff after it.
+    error_code connect_error_;
 
     state state_ = state::disconnected;
     wire_mode mode_ = wire_mode::meta;

@@ -4,6 +4,7 @@
 #include <boost/asio/write.hpp>
 #include <cstring>
 #include <memcoro/error.hpp>
+#include <memcoro/tls.hpp>
 #include <span>
 
 #include "connection.hpp"
@@ -100,7 +101,8 @@ void connection::start_write(bool finish_inline) {
     if (!encoder_.empty()) write_encoded(finish_inline);
 }
 
-// One gather write of everything encoded. With `finish_inline` it is first tried right
+// One gather write of everything encoded. (Over TLS, one write through the session:
+// tls_write.) With `finish_inline` it is first tried right
 // here on the non-blocking socket: the kernel almost always takes it whole, and then the
 // write is over without a completion posted through the event loop (which cost a handler
 // and an epoll_wait of its own per write). What the socket has no room for goes out with
@@ -108,9 +110,13 @@ void connection::start_write(bool finish_inline) {
 // completes through the event loop: until then, operations that other handlers start
 // queue up and share the next write, instead of going out one write each.
 void connection::write_encoded(bool finish_inline) {
+    writing_ = true;
+    if (secured()) {
+        tls_write();
+        return;
+    }
     write_buffers_.clear();
     for (const auto& c : encoder_.chunks()) write_buffers_.emplace_back(c.data, c.size);
-    writing_ = true;
     error_code ec;
     std::size_t written = finish_inline ? socket_.write_some(write_buffers_, ec) : 0;
     if (ec == asio::error::would_block || ec == asio::error::try_again) {
@@ -178,10 +184,7 @@ void connection::start_read() {
         reading_ = true;
         body_reader_ = op;
         ++op->refs_;  // its storage is being written to
-        socket_.async_read_some(buffers, [self = shared_from_this(), epoch = epoch_](
-                                             error_code ec, std::size_t n) {
-            self->on_body_read(ec, n, epoch);
-        });
+        initiate_read(buffers, /*body=*/true);
         return;
     }
 
@@ -204,9 +207,24 @@ void connection::start_read() {
         read_size_ = std::min(read_size_, first_read_limit);
     }
     reading_ = true;
-    socket_.async_read_some(asio::buffer(rbuf_.get() + rend_, read_size_),
-                            [self = shared_from_this(), epoch = epoch_](
-                                error_code ec, std::size_t n) { self->on_read(ec, n, epoch); });
+    initiate_read(asio::buffer(rbuf_.get() + rend_, read_size_), /*body=*/false);
+}
+
+template <typename Buffers>
+void connection::initiate_read(const Buffers& buffers, bool body) {
+    if (secured()) {
+        // A TLS session reads into the first buffer only, whatever follows it.
+        tls_read(*asio::buffer_sequence_begin(buffers), body);
+        return;
+    }
+    socket_.async_read_some(buffers, [self = shared_from_this(), epoch = epoch_, body](
+                                         error_code ec, std::size_t n) {
+        if (body) {
+            self->on_body_read(ec, n, epoch);
+        } else {
+            self->on_read(ec, n, epoch);
+        }
+    });
 }
 
 // When the rest of a value body can go straight into its operation's storage: the
@@ -245,6 +263,9 @@ void connection::body_read(operation* op, std::size_t n) {
 // the first read that leaves room: the socket is then drained. A bounded number of
 // reads, so that a stream of large values cannot keep the thread from other work.
 void connection::read_bodies_now() {
+    // A TLS session cannot be read from outside the event loop: a record half read on
+    // a non-blocking socket would be lost.
+    if (secured()) return;
     std::array<asio::mutable_buffer, 2> buffers;
     for (int reads = 0; reads < max_reads_now; ++reads) {
         if (state_ != state::probing && state_ != state::ready) return;
@@ -264,12 +285,30 @@ void connection::read_bodies_now() {
 
 void connection::on_read(error_code ec, std::size_t n, std::uint64_t epoch) {
     lock_type lock(mutex_);
+    read_done(lock, ec, n, epoch);
+}
+
+void connection::read_done(lock_type& lock, error_code ec, std::size_t n, std::uint64_t epoch) {
     if (epoch != epoch_) return;
     reading_ = false;
     if (ec) {
-        // A server that hangs up on `mn` (some proxies do) speaks text only. (In meta
-        // mode the probe is `version` alone, which any server answers.)
-        if (state_ == state::probing && options_.protocol == wire_protocol::automatic) {
+        if (state_ == state::probing && secured()) {
+            // Over TLS 1.3 a server that refuses this client's certificate says so
+            // after the handshake: a connect that failed, not a stream that broke.
+            if (const error_code refused = tls_refusal(ec)) {
+                fail_connect(refused);
+                settle(lock);
+                return;
+            }
+        } else if (state_ == state::probing && ec == asio::error::connection_reset) {
+            // memcached's TLS port resets a plain-text connection without a word (a
+            // proxy that does not carry the probe closes it instead, below).
+            fail_connect(tls_error::server_requires_tls);
+            settle(lock);
+            return;
+        } else if (state_ == state::probing && options_.protocol == wire_protocol::automatic) {
+            // A server that hangs up on `mn` (some proxies do) speaks text only. (In
+            // meta mode the probe is `version` alone, which any server answers.)
             text_after_probe_closed_ = true;
         }
         close(error::connection_closed);
@@ -288,6 +327,11 @@ void connection::on_read(error_code ec, std::size_t n, std::uint64_t epoch) {
 
 void connection::on_body_read(error_code ec, std::size_t n, std::uint64_t epoch) {
     lock_type lock(mutex_);
+    body_read_done(lock, ec, n, epoch);
+}
+
+void connection::body_read_done(lock_type& lock, error_code ec, std::size_t n,
+                                std::uint64_t epoch) {
     auto* op = body_reader_;
     body_reader_ = nullptr;
     if (op->cancel_error_) complete(op, op->cancel_error_);
@@ -325,7 +369,13 @@ void connection::process_input() {
             return;
         }
         if (const error_code ec = deliver(r.ev)) {
-            close(ec);
+            // A probe or login that went wrong is a connect that failed: the next
+            // attempt waits out a backoff rather than hammering the server.
+            if (state_ == state::probing) {
+                fail_connect(ec);
+            } else {
+                close(ec);
+            }
             return;
         }
         if (r.ev.complete) finish_reply();

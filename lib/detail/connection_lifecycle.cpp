@@ -4,6 +4,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <memcoro/error.hpp>
+#include <memcoro/tls.hpp>
 #include <string>
 
 #include "connection.hpp"
@@ -73,7 +74,15 @@ void connection::on_connected(error_code ec, std::uint64_t epoch) {
     }
     // Reads done outside the event loop (read_bodies_now) must never block.
     socket_.non_blocking(true, ec);
-    backoff_ = options_.reconnect_backoff;
+    if (tls_setup_) {
+        start_handshake();  // begin_session() once it is done
+    } else {
+        begin_session();
+    }
+    settle(lock);
+}
+
+void connection::begin_session() {
     last_read_ = last_activity_ = clock::now();
     parser_.reset();
     rbegin_ = rend_ = 0;
@@ -83,13 +92,13 @@ void connection::on_connected(error_code ec, std::uint64_t epoch) {
         become_ready();
     }
     start_read();
-    settle(lock);
 }
 
 // A connect that failed or timed out: operations waiting for it fail now, and the next
 // attempt waits out a backoff that doubles up to its maximum.
 void connection::fail_connect(error_code ec) {
     note_failure();
+    connect_error_ = ec;
     // Whatever hung up on an earlier probe is gone (a proxy accepts connections itself,
     // even with its backends down): what answers next is probed afresh. A memcached that
     // died during the probe is not taken for twemproxy for good.
@@ -100,6 +109,7 @@ void connection::fail_connect(error_code ec) {
 }
 
 bool connection::needs_probe() const noexcept {
+    if (!credentials_.empty()) return true;
     switch (options_.protocol) {
         case wire_protocol::automatic:
             return !text_after_probe_closed_;
@@ -119,22 +129,44 @@ bool connection::needs_probe() const noexcept {
 // - in automatic mode, `mn` follows in the same write: MN on a server that speaks meta,
 //   ERROR on one that does not (protocol.md 3.7). A peer that hangs up instead is taken
 //   for twemproxy (on_read).
-// In wire_protocol::meta mode the version alone is asked: one round trip per connect.
+// In wire_protocol::meta mode the version alone is asked: one round trip per connect;
+// in text and twemproxy modes nothing is.
+// With credentials, the authentication `set` goes first, in the same write: memcached
+// answers every other command CLIENT_ERROR until it has succeeded (protocol.md 4), and
+// the operations queued meanwhile are written only once it has.
 void connection::start_probe() {
     state_ = state::probing;
     encoder_.clear();
-    (void)encoder_.version();
-    expected_.push_back({nullptr, protocol::reply_shape::version, 0, 0});
+    if (!credentials_.empty()) {
+        // The key is ignored; the data is "<user> <password>".
+        (void)encoder_.store(protocol::store_command::set, "auth", credentials_, 0, 0, false);
+        expected_.push_back({nullptr, protocol::reply_shape::stored, 0, 0});
+    }
+    const bool asks_version = options_.protocol == wire_protocol::automatic ||
+                              options_.protocol == wire_protocol::meta;
+    if (asks_version) {
+        (void)encoder_.version();
+        expected_.push_back({nullptr, protocol::reply_shape::version, 0, 0});
+    }
     if (options_.protocol == wire_protocol::automatic) {
         (void)encoder_.meta(protocol::meta_command::noop, {}, {});
         expected_.push_back({nullptr, protocol::reply_shape::meta, 0, 0});
     }
-    parser_.expect(protocol::reply_shape::version);
-    write_encoded(/*finish_inline=*/true);  // from on_connected, an I/O handler
+    parser_.expect(expected_.front().shape);
+    write_encoded(/*finish_inline=*/true);  // from an I/O handler
 }
 
 error_code connection::on_probe_reply(const protocol::event& ev, protocol::reply_shape shape) {
     using protocol::event_kind;
+    if (shape == protocol::reply_shape::stored) {
+        if (ev.kind == event_kind::status && ev.word == protocol::status::stored) {
+            if (expected_.size() == 1) become_ready();  // no probe follows (text mode)
+            return {};
+        }
+        // CLIENT_ERROR authentication failure, or bad authentication token format.
+        if (ev.kind == event_kind::error) return error::auth_failed;
+        return error::protocol_error;
+    }
     if (shape == protocol::reply_shape::version) {
         if (ev.kind == event_kind::version) {
             server_version_ = protocol::parse_server_version(ev.text);
@@ -161,6 +193,10 @@ error_code connection::on_probe_reply(const protocol::event& ev, protocol::reply
 
 void connection::become_ready() {
     state_ = state::ready;
+    // Only a connect that went all the way resets the backoff: one refused by TLS or
+    // by the login after the TCP connect must keep doubling it.
+    backoff_ = options_.reconnect_backoff;
+    connect_error_ = error::not_connected;
     connect_deadline_ = clock::time_point::max();
     if (options_.health_check_interval.count() > 0) {
         arm_timer(last_activity_ + options_.health_check_interval);
@@ -195,11 +231,12 @@ void connection::on_timer(error_code ec, std::uint64_t generation) {
 void connection::expire(clock::time_point now) {
     auto next = clock::time_point::max();
 
-    if (state_ == state::connecting || state_ == state::probing) {
+    if (state_ == state::connecting || state_ == state::securing || state_ == state::probing) {
         if (now >= connect_deadline_) {
             // The operations waiting for it fail as for any connect that did not
             // succeed: their own time may not be up, but there is no connection.
-            fail_connect(error::not_connected);
+            fail_connect(state_ == state::securing ? make_error_code(tls_error::handshake_timeout)
+                                                   : make_error_code(error::not_connected));
         } else {
             next = std::min(next, connect_deadline_);
         }
@@ -276,6 +313,7 @@ void connection::drop_stream(error_code ec) {
     ++epoch_;
     error_code ignored;
     socket_.close(ignored);
+    close_tls();
     resolver_.cancel();
     reading_ = false;
     state_ = state::disconnected;

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "../client/server_commands.hpp"
+#include "../detail/tls_context.hpp"
 
 namespace memcoro::detail {
 namespace asio = boost::asio;
@@ -49,6 +50,26 @@ std::vector<placement_server> servers_of(const client_options& o) {
         }
     }
     return out;
+}
+
+// The authentication `set` carries "<username> <password>" as its data: the username
+// ends at the first space, and neither may hold a line break (protocol.md 4).
+void check_credentials(const client_options& o) {
+    if (o.username.empty()) {
+        if (!o.password.empty()) refuse("a password without a username");
+        return;
+    }
+    const auto has_control = [](const std::string& s) {
+        for (const unsigned char c : s) {
+            if (c < 0x20 || c == 0x7f) return true;
+        }
+        return false;
+    };
+    if (o.username.find(' ') != std::string::npos || has_control(o.username)) {
+        refuse("the username may not contain a space or a control character");
+    }
+    // The password is not named, nor any of its bytes.
+    if (has_control(o.password)) refuse("the password may not contain a control character");
 }
 
 }  // namespace
@@ -95,10 +116,18 @@ std::shared_ptr<router> router::make(asio::any_io_executor ex, const client_opti
             i, std::move(servers[i]), r->weak_from_this(), r->options_.failure_limit));
     }
     if (r->options_.connections_per_server == 0) refuse("connections_per_server is 0");
+    check_credentials(r->options_);
     for (auto& node : r->nodes_) {
+        // A server's own TLS options, else the client's; the files are loaded once per
+        // server, and its connections share the context.
+        const auto& own = r->options_.servers.empty() ? std::nullopt
+                                                      : r->options_.servers[node->index_].tls;
+        const auto& tls = own ? own : r->options_.tls;
+        const auto setup = tls ? make_tls_setup(*tls, node->spec_.address) : nullptr;
         for (std::size_t c = 0; c < r->options_.connections_per_server; ++c) {
             node->connections_.push_back(std::make_shared<connection>(
-                r->executor_, r->options_, node->spec_.address, tier ? node.get() : nullptr));
+                r->executor_, r->options_, node->spec_.address, tier ? node.get() : nullptr,
+                setup));
         }
     }
     if (tier) {
