@@ -107,9 +107,8 @@ struct client_options {
     std::optional<tls_options> tls{};
     // ASCII authentication (memcached -Y): set on every new connection before anything
     // else is sent. A refused login fails the operations waiting for it with
-    // error::auth_failed and backs off as a failed connect does. The username may not
-    // contain a space; neither may contain a control character. The password appears in
-    // no error message.
+    // error::auth_failed and backs off as a failed connect does. Neither may contain a
+    // space or a control character. The password appears in no error message.
     std::string username{};
     std::string password{};
 

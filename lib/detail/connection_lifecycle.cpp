@@ -158,6 +158,11 @@ void connection::start_probe() {
 
 error_code connection::on_probe_reply(const protocol::event& ev, protocol::reply_shape shape) {
     using protocol::event_kind;
+    // A server that wants a login this client has not got answers everything so.
+    if (ev.kind == event_kind::error && ev.which == protocol::error_line::client_error &&
+        ev.text == "unauthenticated") {
+        return error::auth_failed;
+    }
     if (shape == protocol::reply_shape::stored) {
         if (ev.kind == event_kind::status && ev.word == protocol::status::stored) {
             if (expected_.size() == 1) become_ready();  // no probe follows (text mode)

@@ -52,24 +52,22 @@ std::vector<placement_server> servers_of(const client_options& o) {
     return out;
 }
 
-// The authentication `set` carries "<username> <password>" as its data: the username
-// ends at the first space, and neither may hold a line break (protocol.md 4).
+// The authentication `set` carries "<username> <password>" as its data, which memcached
+// 1.6.18 splits at spaces: neither may hold one, nor a line break (protocol.md 4).
 void check_credentials(const client_options& o) {
     if (o.username.empty()) {
         if (!o.password.empty()) refuse("a password without a username");
         return;
     }
-    const auto has_control = [](const std::string& s) {
+    const auto unfit = [](const std::string& s) {
         for (const unsigned char c : s) {
-            if (c < 0x20 || c == 0x7f) return true;
+            if (c <= 0x20 || c == 0x7f) return true;
         }
         return false;
     };
-    if (o.username.find(' ') != std::string::npos || has_control(o.username)) {
-        refuse("the username may not contain a space or a control character");
-    }
-    // The password is not named, nor any of its bytes.
-    if (has_control(o.password)) refuse("the password may not contain a control character");
+    if (unfit(o.username)) refuse("the username may not contain a space or a control character");
+    // Neither the password nor any of its bytes is named.
+    if (unfit(o.password)) refuse("the password may not contain a space or a control character");
 }
 
 }  // namespace
