@@ -11,6 +11,12 @@
 // process dies without running destructors (crash, sanitizer report, abort, SIGKILL), a
 // small watchdog process per server notices and SIGKILLs that memcached.
 //
+// With options::tls, memcached speaks TLS on port() and plain text on a second loopback
+// port, plain_port(). Everything the fixture itself sends (its readiness check,
+// roundtrip(), the wake-up connections of stop()) goes to the plain port, so that the
+// TLS port sees nothing but the client under test and its `ssl_*` stats stay the
+// test's. With options::auth, those exchanges log in first.
+//
 // Environment: MEMCORO_MEMCACHED names the memcached binary to run (default: `memcached`
 // found on PATH).
 #pragma once
@@ -19,6 +25,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,6 +33,29 @@
 #include "support/process.hpp"
 
 namespace memcoro::test {
+
+// memcached_server::options::tls. Paths may not contain a comma (they go into `-o`).
+// The files must be readable by `nobody` when the tests run as root (test_certs()'s are).
+struct memcached_tls {
+    std::string cert;  // ssl_chain_cert: the server's certificate (chain), PEM
+    std::string key;   // ssl_key, PEM
+    // ssl_ca_cert: the authorities client certificates must chain to; empty: none.
+    std::string ca{};
+    // ssl_verify_mode for client certificates: 0 none, 1 request, 2 require, 3 once.
+    int verify_mode = 0;
+    // ssl_min_version: 0 TLS 1.0, 1 TLS 1.1, 2 TLS 1.2, 3 TLS 1.3; empty: memcached's
+    // default (TLS 1.2).
+    std::optional<int> min_version{};
+};
+
+// memcached_server::options::auth: the one `user:password` line of the `-Y` file.
+// memcached 1.6.18 splits the file's line at its first ':' and the client's login at
+// spaces, so the username can hold neither and the password no space; neither may hold
+// a line break. Other values are refused with std::invalid_argument.
+struct memcached_auth {
+    std::string username;
+    std::string password;
+};
 
 class memcached_server {
   public:
@@ -38,6 +68,10 @@ class memcached_server {
         std::chrono::milliseconds start_timeout = std::chrono::seconds(10);
         // How long stop() waits after SIGTERM before it sends SIGKILL.
         std::chrono::milliseconds stop_timeout = std::chrono::seconds(5);
+        // TLS on port(), plain text on plain_port(). Not with unix_socket.
+        std::optional<memcached_tls> tls{};
+        // ASCII authentication (`-Y`): connections must log in before any command.
+        std::optional<memcached_auth> auth{};
     };
 
     // Starts memcached on a free loopback TCP port with default settings.
@@ -52,10 +86,20 @@ class memcached_server {
     memcached_server(const memcached_server&) = delete;
     memcached_server& operator=(const memcached_server&) = delete;
 
-    // TCP port (0 in unix-socket mode). Stays the same across restart().
+    // TCP port (0 in unix-socket mode), the TLS one with options::tls. Stays the same
+    // across restart().
     [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
     // "127.0.0.1:PORT"; in unix-socket mode, the socket path.
     [[nodiscard]] std::string address() const;
+    // The plain-text TCP port: with options::tls a second one, else port(). Stays the
+    // same across restart().
+    [[nodiscard]] std::uint16_t plain_port() const noexcept {
+        return plain_port_ != 0 ? plain_port_ : port_;
+    }
+    // "127.0.0.1:PLAIN_PORT"; in unix-socket mode, the socket path.
+    [[nodiscard]] std::string plain_address() const;
+    // The options it was made with (for a test that wants, e.g., its TLS files back).
+    [[nodiscard]] const options& settings() const noexcept { return opts_; }
     // The unix socket path, or empty in TCP mode.
     [[nodiscard]] const std::string& socket_path() const noexcept { return socket_path_; }
     // PID of the running child, or -1 after stop() / kill().
@@ -84,7 +128,15 @@ class memcached_server {
     // roundtrip_timeout when `timeout` passes first, and std::runtime_error when the
     // connection cannot be made or is closed early. It does not use memcoro, so tests can
     // seed or inspect the server independently of the library.
+    //
+    // It goes to plain_port() (or the unix socket), and with options::auth it logs in
+    // first and drops the login's STORED: the reply is the request's alone. A refused
+    // login throws auth_rejected.
     [[nodiscard]] std::string roundtrip(
+        std::string_view request, std::string_view until,
+        std::chrono::milliseconds timeout = std::chrono::seconds(5)) const;
+    // As roundtrip(), but never logs in: what a client without credentials gets.
+    [[nodiscard]] std::string unauthenticated_roundtrip(
         std::string_view request, std::string_view until,
         std::chrono::milliseconds timeout = std::chrono::seconds(5)) const;
 
@@ -98,11 +150,14 @@ class memcached_server {
 
     options opts_;
     std::string memcached_path_;
-    std::string temp_dir_;  // holds the log and, in unix mode, the socket
+    std::string temp_dir_;  // holds the log, the auth file and, in unix mode, the socket
     std::string log_path_;
     std::string socket_path_;
+    std::string auth_path_;  // the `-Y` file, or empty
     std::uint16_t port_ = 0;
-    child_process child_;  // memcached and its watchdog
+    std::uint16_t plain_port_ = 0;  // with options::tls only
+    std::string command_line_;      // of the last spawn(), for error messages
+    child_process child_;           // memcached and its watchdog
 };
 
 }  // namespace memcoro::test

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <spawn.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -169,6 +170,74 @@ std::string read_file(const std::string& path) {
     std::stringstream out;
     out << in.rdbuf();
     return out.str();
+}
+
+int run_program(const std::vector<std::string>& args, std::string& output) {
+    if (args.empty()) throw std::invalid_argument("run_program: no program");
+    std::vector<std::string> owned = args;
+    std::vector<char*> argv;
+    argv.reserve(owned.size() + 1);
+    for (auto& a : owned) argv.push_back(a.data());
+    argv.push_back(nullptr);
+
+    int out[2];
+    if (::pipe2(out, O_CLOEXEC) != 0) throw_errno("pipe2");
+    fd_guard read_end(out[0]);
+    fd_guard write_end(out[1]);
+
+    // posix_spawn rather than fork: other threads of the test may hold locks that a
+    // forked child would inherit held.
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    if (int e = ::posix_spawn_file_actions_init(&actions); e != 0) {
+        errno = e;
+        throw_errno("posix_spawn_file_actions_init");
+    }
+    if (int e = ::posix_spawnattr_init(&attr); e != 0) {
+        ::posix_spawn_file_actions_destroy(&actions);
+        errno = e;
+        throw_errno("posix_spawnattr_init");
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    sigset_t defaults;
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGPIPE);
+    sigaddset(&defaults, SIGTERM);
+    sigaddset(&defaults, SIGINT);
+    ::posix_spawnattr_setsigmask(&attr, &none);
+    ::posix_spawnattr_setsigdefault(&attr, &defaults);
+    ::posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    ::posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    ::posix_spawn_file_actions_adddup2(&actions, write_end.get(), STDOUT_FILENO);
+    ::posix_spawn_file_actions_adddup2(&actions, write_end.get(), STDERR_FILENO);
+    // As in child_process::start: the test's descriptors without O_CLOEXEC stay behind.
+    ::posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+    pid_t pid = -1;
+    const int spawned = ::posix_spawn(&pid, argv[0], &actions, &attr, argv.data(), environ);
+    ::posix_spawn_file_actions_destroy(&actions);
+    ::posix_spawnattr_destroy(&attr);
+    if (spawned != 0) {
+        errno = spawned;
+        throw_errno("posix_spawn " + args[0]);
+    }
+    ::close(write_end.release());  // else the read below never sees EOF
+
+    char buf[4096];
+    for (;;) {
+        const ssize_t n = ::read(read_end.get(), buf, sizeof buf);
+        if (n > 0) {
+            output.append(buf, static_cast<std::size_t>(n));
+        } else if (n == 0 || errno != EINTR) {
+            break;
+        }
+    }
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+    return 255;
 }
 
 void child_process::start(const std::vector<std::string>& args, const std::string& log_path,
@@ -394,76 +463,123 @@ bool wait_for_version(child_process& child, std::string_view name, clock_type::t
     }
 }
 
+namespace {
+
+// One connection of roundtrip() and authenticated_roundtrip(), all its steps bounded by
+// the same deadline.
+class raw_connection {
+  public:
+    raw_connection(std::uint16_t port, const std::string& socket_path,
+                   std::chrono::milliseconds timeout)
+        : timeout_(timeout),
+          deadline_(clock_type::now() + timeout),
+          address_(socket_path.empty() ? "127.0.0.1:" + std::to_string(port) : socket_path),
+          fd_(::socket(socket_path.empty() ? AF_INET : AF_UNIX,
+                       SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) {
+        if (fd_.get() < 0) throw_errno("socket");
+        int rc;
+        if (!socket_path.empty()) {
+            sockaddr_un addr{};
+            addr.sun_family = AF_UNIX;
+            std::memcpy(addr.sun_path, socket_path.c_str(),
+                        std::min(socket_path.size() + 1, sizeof addr.sun_path));
+            rc = ::connect(fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+        } else {
+            sockaddr_in addr{};
+            addr.sin_family = AF_INET;
+            addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            addr.sin_port = htons(port);
+            rc = ::connect(fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+        }
+        if (rc != 0) {
+            if (errno != EINPROGRESS) throw_errno("connect " + address_);
+            if (!wait_for(fd_.get(), POLLOUT, deadline_)) {
+                throw roundtrip_timeout("roundtrip: connecting to " + address_ + " timed out");
+            }
+            int err = 0;
+            socklen_t len = sizeof err;
+            ::getsockopt(fd_.get(), SOL_SOCKET, SO_ERROR, &err, &len);
+            if (err != 0) {
+                errno = err;
+                throw_errno("connect " + address_);
+            }
+        }
+    }
+
+    [[nodiscard]] const std::string& address() const noexcept { return address_; }
+
+    void send_all(std::string_view request) {
+        while (!request.empty()) {
+            const ssize_t n = ::send(fd_.get(), request.data(), request.size(), MSG_NOSIGNAL);
+            if (n > 0) {
+                request.remove_prefix(static_cast<std::size_t>(n));
+            } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                if (!wait_for(fd_.get(), POLLOUT, deadline_)) {
+                    throw roundtrip_timeout("roundtrip: writing to " + address_ + " timed out");
+                }
+            } else if (errno != EINTR) {
+                throw_errno("send to " + address_);
+            }
+        }
+    }
+
+    // Reads until the bytes read end with `until`.
+    [[nodiscard]] std::string read_until(std::string_view until) {
+        std::string reply;
+        while (!std::string_view(reply).ends_with(until)) {
+            if (!wait_for(fd_.get(), POLLIN, deadline_)) {
+                throw roundtrip_timeout("roundtrip: no reply ending with \"" + printable(until) +
+                                        "\" from " + address_ + " within " +
+                                        std::to_string(timeout_.count()) +
+                                        " ms; got: " + printable(reply));
+            }
+            char buf[65536];
+            const ssize_t n = ::recv(fd_.get(), buf, sizeof buf, 0);
+            if (n > 0) {
+                reply.append(buf, static_cast<std::size_t>(n));
+            } else if (n == 0) {
+                throw std::runtime_error("roundtrip: " + address_ +
+                                         " closed the connection before a reply ending with \"" +
+                                         printable(until) + "\"; got: " + printable(reply));
+            } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                throw_errno("recv from " + address_);
+            }
+        }
+        return reply;
+    }
+
+  private:
+    std::chrono::milliseconds timeout_;
+    clock_type::time_point deadline_;
+    std::string address_;
+    fd_guard fd_;
+};
+
+}  // namespace
+
 std::string roundtrip(std::uint16_t port, const std::string& socket_path, std::string_view request,
                       std::string_view until, std::chrono::milliseconds timeout) {
-    const auto deadline = clock_type::now() + timeout;
-    const bool unix_socket = !socket_path.empty();
-    const std::string address = unix_socket ? socket_path : "127.0.0.1:" + std::to_string(port);
-    fd_guard fd(
-        ::socket(unix_socket ? AF_UNIX : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-    if (fd.get() < 0) throw_errno("socket");
+    raw_connection conn(port, socket_path, timeout);
+    conn.send_all(request);
+    return conn.read_until(until);
+}
 
-    int rc;
-    if (unix_socket) {
-        sockaddr_un addr{};
-        addr.sun_family = AF_UNIX;
-        std::memcpy(addr.sun_path, socket_path.c_str(),
-                    std::min(socket_path.size() + 1, sizeof addr.sun_path));
-        rc = ::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    } else {
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        addr.sin_port = htons(port);
-        rc = ::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+std::string authenticated_roundtrip(std::uint16_t port, const std::string& socket_path,
+                                    std::string_view username, std::string_view password,
+                                    std::string_view request, std::string_view until,
+                                    std::chrono::milliseconds timeout) {
+    raw_connection conn(port, socket_path, timeout);
+    const std::string token = std::string(username) + " " + std::string(password);
+    // The login's reply is read before the request is sent, so that the request's reply
+    // cannot arrive with it and be taken for part of it.
+    conn.send_all("set auth 0 0 " + std::to_string(token.size()) + "\r\n" + token + "\r\n");
+    if (std::string reply = conn.read_until("\r\n"); reply != "STORED\r\n") {
+        throw auth_rejected("roundtrip: " + conn.address() + " refused the login of user \"" +
+                                printable(username) + "\": " + printable(reply),
+                            std::move(reply));
     }
-    if (rc != 0) {
-        if (errno != EINPROGRESS) throw_errno("connect " + address);
-        if (!wait_for(fd.get(), POLLOUT, deadline)) {
-            throw roundtrip_timeout("roundtrip: connecting to " + address + " timed out");
-        }
-        int err = 0;
-        socklen_t len = sizeof err;
-        ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
-        if (err != 0) {
-            errno = err;
-            throw_errno("connect " + address);
-        }
-    }
-
-    while (!request.empty()) {
-        const ssize_t n = ::send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL);
-        if (n > 0) {
-            request.remove_prefix(static_cast<std::size_t>(n));
-        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            if (!wait_for(fd.get(), POLLOUT, deadline)) {
-                throw roundtrip_timeout("roundtrip: writing to " + address + " timed out");
-            }
-        } else if (errno != EINTR) {
-            throw_errno("send to " + address);
-        }
-    }
-
-    std::string reply;
-    while (!std::string_view(reply).ends_with(until)) {
-        if (!wait_for(fd.get(), POLLIN, deadline)) {
-            throw roundtrip_timeout(
-                "roundtrip: no reply ending with \"" + printable(until) + "\" from " + address +
-                " within " + std::to_string(timeout.count()) + " ms; got: " + printable(reply));
-        }
-        char buf[65536];
-        const ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
-        if (n > 0) {
-            reply.append(buf, static_cast<std::size_t>(n));
-        } else if (n == 0) {
-            throw std::runtime_error("roundtrip: " + address +
-                                     " closed the connection before a reply ending with \"" +
-                                     printable(until) + "\"; got: " + printable(reply));
-        } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-            throw_errno("recv from " + address);
-        }
-    }
-    return reply;
+    conn.send_all(request);
+    return conn.read_until(until);
 }
 
 }  // namespace memcoro::test

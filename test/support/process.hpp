@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace memcoro::test {
@@ -103,6 +104,24 @@ class child_process {
     child_process& child, std::string_view name, std::chrono::steady_clock::time_point deadline,
     const std::function<std::string(std::chrono::milliseconds)>& ask);
 
+// Runs `args` (args[0] a path) to completion with stdin on /dev/null and returns how it
+// ended: its exit status, or 128 + the signal that killed it. What it wrote to stdout and
+// stderr is appended to `output`. Safe in a multithreaded test (posix_spawn, no fork).
+// Throws std::system_error when it cannot be started.
+int run_program(const std::vector<std::string>& args, std::string& output);
+
+// Thrown by authenticated_roundtrip() when the server refused the login; reply() is its
+// answer (e.g. "CLIENT_ERROR authentication failure\r\n").
+class auth_rejected : public std::runtime_error {
+  public:
+    auth_rejected(const std::string& what, std::string reply)
+        : std::runtime_error(what), reply_(std::move(reply)) {}
+    [[nodiscard]] const std::string& reply() const noexcept { return reply_; }
+
+  private:
+    std::string reply_;
+};
+
 // Opens a connection to 127.0.0.1:`port`, or to the unix socket `socket_path` when it
 // is not empty, writes `request`, and reads until the bytes read so far end with
 // `until`. Returns every byte read; an empty `until` returns as soon as the request is
@@ -111,5 +130,16 @@ class child_process {
 [[nodiscard]] std::string roundtrip(std::uint16_t port, const std::string& socket_path,
                                     std::string_view request, std::string_view until,
                                     std::chrono::milliseconds timeout);
+
+// As roundtrip(), but first logs in on the new connection with memcached's ASCII
+// authentication (`-Y`): a `set` whose data block is "`username` `password`", whose
+// STORED reply is read and dropped before `request` is written. Throws auth_rejected
+// when the server answers anything else.
+[[nodiscard]] std::string authenticated_roundtrip(std::uint16_t port,
+                                                  const std::string& socket_path,
+                                                  std::string_view username,
+                                                  std::string_view password,
+                                                  std::string_view request, std::string_view until,
+                                                  std::chrono::milliseconds timeout);
 
 }  // namespace memcoro::test
