@@ -295,18 +295,19 @@ void connection::read_done(lock_type& lock, error_code ec, std::size_t n, std::u
         if (state_ == state::probing && secured()) {
             // Over TLS 1.3 a server that refuses this client's certificate says so
             // after the handshake: a connect that failed, not a stream that broke.
-            if (const error_code refused = tls_refusal(ec)) {
-                fail_connect(refused);
-                settle(lock);
-                return;
-            }
-        } else if (state_ == state::probing && ec == asio::error::connection_reset) {
+            const error_code refused = tls_refusal(ec);
+            fail_connect(refused ? refused : make_error_code(error::connection_closed));
+            settle(lock);
+            return;
+        }
+        if (state_ == state::probing && ec == asio::error::connection_reset) {
             // memcached's TLS port resets a plain-text connection without a word (a
             // proxy that does not carry the probe closes it instead, below).
             fail_connect(tls_error::server_requires_tls);
             settle(lock);
             return;
-        } else if (state_ == state::probing && options_.protocol == wire_protocol::automatic) {
+        }
+        if (state_ == state::probing && options_.protocol == wire_protocol::automatic) {
             // A server that hangs up on `mn` (some proxies do) speaks text only. (In
             // meta mode the probe is `version` alone, which any server answers.)
             text_after_probe_closed_ = true;

@@ -108,13 +108,19 @@ void connection::run_tls_step(Step&& step) {
         case tls_op::body_read:
             body_read_done(lock, done.ec, done.bytes, done.epoch);
             break;
-        case tls_op::write:
+        case tls_op::write: {
             if (tls_ && tls_->staging.capacity() > kept_staging_capacity) {
                 std::vector<char>().swap(tls_->staging);
             }
-            finish_write(done.epoch == epoch_ ? done.ec : error_code{});
+            error_code ec = done.epoch == epoch_ ? done.ec : error_code{};
+            // A server that refuses this client's certificate after a TLS 1.3 handshake
+            // may reset the connection under the probe's write (about half the time
+            // here): the read under way then gets its alert, which says why.
+            if (state_ == state::probing) ec = {};
+            finish_write(ec);
             settle(lock);
             break;
+        }
     }
 }
 

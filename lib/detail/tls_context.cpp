@@ -111,6 +111,10 @@ std::shared_ptr<const tls_setup> make_tls_setup(const tls_options& o,
 }
 
 void prepare_session(SSL* ssl, const tls_setup& setup) {
+    // Asio asks OpenSSL to free a session's 16 KiB read and write buffers whenever they
+    // are empty, that is after every record: two allocations a round trip. A connection
+    // that lives long keeps them instead (bench/README.md, S13).
+    SSL_clear_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
     if (setup.verify_peer) {
         SSL_set_verify(ssl, SSL_VERIFY_PEER, nullptr);
         X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
