@@ -141,8 +141,12 @@ void* operator new[](std::size_t n) {
     if (void* p = counted_alloc(n)) return p;
     throw std::bad_alloc();
 }
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return counted_alloc(n); }
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return counted_alloc(n); }
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+    return counted_alloc(n);
+}
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
+    return counted_alloc(n);
+}
 void* operator new(std::size_t n, std::align_val_t al) {
     if (void* p = counted_aligned_alloc(n, al)) return p;
     throw std::bad_alloc();
@@ -157,16 +161,36 @@ void* operator new(std::size_t n, std::align_val_t al, const std::nothrow_t&) no
 void* operator new[](std::size_t n, std::align_val_t al, const std::nothrow_t&) noexcept {
     return counted_aligned_alloc(n, al);
 }
-void operator delete(void* p) noexcept { counted_free(p); }
-void operator delete[](void* p) noexcept { counted_free(p); }
-void operator delete(void* p, std::size_t) noexcept { counted_free(p); }
-void operator delete[](void* p, std::size_t) noexcept { counted_free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { counted_free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { counted_free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { counted_free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { counted_free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { counted_free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { counted_free(p); }
+void operator delete(void* p) noexcept {
+    counted_free(p);
+}
+void operator delete[](void* p) noexcept {
+    counted_free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+    counted_free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+    counted_free(p);
+}
+void operator delete(void* p, const std::nothrow_t&) noexcept {
+    counted_free(p);
+}
+void operator delete[](void* p, const std::nothrow_t&) noexcept {
+    counted_free(p);
+}
+void operator delete(void* p, std::align_val_t) noexcept {
+    counted_free(p);
+}
+void operator delete[](void* p, std::align_val_t) noexcept {
+    counted_free(p);
+}
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
+    counted_free(p);
+}
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
+    counted_free(p);
+}
 void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept {
     counted_free(p);
 }
@@ -183,8 +207,8 @@ using clock_type = std::chrono::steady_clock;
 struct options {
     std::string server = "127.0.0.1:11211";  // or "HOST:PORT,HOST:PORT,...": a tier
     std::string scenario = "S1";
-    int depth = 0;  // 0: the scenario's default
-    int conns = 0;  // 0: the scenario's default
+    int depth = 0;          // 0: the scenario's default
+    int conns = 0;          // 0: the scenario's default
     std::uint64_t ops = 0;  // 0: the scenario's default (unless --seconds)
     double seconds = 0;
     std::int64_t warmup = -1;  // -1: automatic
@@ -196,10 +220,10 @@ struct options {
     // The call of the get scenarios (S1 S2 S6 S7 S8 S10 S11): "item" (get), "into"
     // (get_into a reused buffer) or "meta" (meta_get, the typed mg).
     std::string api = "item";
-    std::string server_pids;   // "PID" or "PID,PID,...": the server CPU is their sum
-    int threads = 0;           // 0: the scenario's (2 for S11, else 1)
+    std::string server_pids;           // "PID" or "PID,PID,...": the server CPU is their sum
+    int threads = 0;                   // 0: the scenario's (2 for S11, else 1)
     std::size_t conns_per_server = 0;  // 0: the scenario's (2 for S11, else 1)
-    std::int64_t op_timeout_ms = -1;  // -1: the library's default
+    std::int64_t op_timeout_ms = -1;   // -1: the library's default
 };
 
 [[noreturn]] void usage(const char* why) {
@@ -250,12 +274,18 @@ options parse_options(int argc, char** argv) {
             o.api = args.value();
         else if (a == "--protocol") {
             o.protocol_name = args.value();
-            if (o.protocol_name == "meta") o.protocol = memcoro::wire_protocol::meta;
-            else if (o.protocol_name == "text") o.protocol = memcoro::wire_protocol::text;
-            else if (o.protocol_name == "auto") o.protocol = memcoro::wire_protocol::automatic;
-            else usage("--protocol takes meta, text or auto");
-        } else if (a == "--help" || a == "-h") usage("help");
-        else usage(("unknown option " + std::string(a)).c_str());
+            if (o.protocol_name == "meta")
+                o.protocol = memcoro::wire_protocol::meta;
+            else if (o.protocol_name == "text")
+                o.protocol = memcoro::wire_protocol::text;
+            else if (o.protocol_name == "auto")
+                o.protocol = memcoro::wire_protocol::automatic;
+            else
+                usage("--protocol takes meta, text or auto");
+        } else if (a == "--help" || a == "-h")
+            usage("help");
+        else
+            usage(("unknown option " + std::string(a)).c_str());
     }
     // Scenario defaults: performance.md section 4.
     struct defaults {
@@ -311,7 +341,6 @@ long context_switches() {
     return ru.ru_nvcsw + ru.ru_nivcsw;
 }
 
-
 // ---- The run ------------------------------------------------------------------------------
 
 // Work shared by the coroutines of a phase: they take operations one at a time from here,
@@ -362,7 +391,7 @@ std::string what(const std::exception_ptr& e) {
 }
 
 class bench {
-public:
+  public:
     bench(asio::io_context& ioc, const options& o)
         : o_(o), work_ex_(ioc.get_executor()), strand_(asio::make_strand(ioc)) {
         for (std::size_t i = 0; i < o.keys; ++i) {
@@ -496,7 +525,7 @@ public:
 
     [[nodiscard]] asio::any_io_executor home() const { return strand_; }
 
-private:
+  private:
     // S3 and S9 call get_many, and count its keys as operations.
     [[nodiscard]] bool many() const { return o_.scenario == "S3" || o_.scenario == "S9"; }
 
@@ -620,8 +649,10 @@ private:
                 into.clear();
                 auto buf = asio::dynamic_buffer(into);
                 std::optional<memcoro::value_info> info = co_await mc.get_into(key, buf);
-                if (!info) ++st.misses;
-                else st.value_bytes += info->size;
+                if (!info)
+                    ++st.misses;
+                else
+                    st.value_bytes += info->size;
             } else if (w == work::meta_get) {
                 std::optional<memcoro::meta_item> it = co_await mc.meta_get(key);
                 if (!it)
@@ -630,8 +661,10 @@ private:
                     st.value_bytes += it->value().size();
             } else {
                 std::optional<memcoro::item> it = co_await mc.get(key);
-                if (!it) ++st.misses;
-                else st.value_bytes += it->value().size();
+                if (!it)
+                    ++st.misses;
+                else
+                    st.value_bytes += it->value().size();
             }
         }
     }
