@@ -25,6 +25,12 @@
 // --api into runs the get scenarios with get_into, --api meta with meta_get (the same
 // `mg <key> v f` on the wire as get's, through the typed meta call).
 //
+// --tls-ca FILE talks TLS (client_options::tls) to every server, trusting the
+// certificates of FILE and checking the name against the address's host (S13: the same
+// scenarios over memcached's TLS listener). OpenSSL allocates with malloc, not operator
+// new: its calls are counted apart (ssl_allocs) through CRYPTO_set_mem_functions.
+// --has-tls only answers whether this build of memcoro has TLS (exit status 0 or 1).
+//
 // The measured phase follows a short warm-up on the same clients, so the connection is up,
 // the protocol probed and every buffer and coroutine frame pool grown: the counts then
 // describe the steady state. Allocations come from the counting operator new/delete below;
@@ -61,6 +67,10 @@
 #include <thread>
 #include <vector>
 
+#if MEMCORO_BENCH_OPENSSL
+#include <openssl/crypto.h>
+#endif
+
 #include "cli.hpp"
 #include "measure.h"
 
@@ -80,30 +90,42 @@ std::atomic<std::uint64_t> g_alloc_bytes{0};
 std::atomic<std::uint64_t> g_frees{0};
 
 // MEMCORO_BENCH_ALLOC_TRACE=N prints the call stacks of the first N counted allocations
-// on stderr (resolve the "(+0x...)" offsets with `addr2line -Cfe memcoro_bench`): where the
-// allocations per op come from. Off by default; it costs nothing then.
+// (operator new's and OpenSSL's) on stderr (resolve the "(+0x...)" offsets with `addr2line
+// -Cfe memcoro_bench`): where the allocations per op come from. Off by default; it costs
+// nothing then.
 std::atomic<long> g_trace_left{0};
 thread_local bool t_in_trace = false;
+
+// `what`: "allocation", or OpenSSL's file:line of the call.
+void trace_alloc(const char* what, std::size_t n) noexcept {
+    if (g_trace_left.load(std::memory_order_relaxed) > 0 && !t_in_trace &&
+        g_trace_left.fetch_sub(1, std::memory_order_relaxed) > 0) {
+        // backtrace() may allocate with malloc, never with operator new; the flag
+        // guards against recursion all the same.
+        t_in_trace = true;
+        void* frames[24];
+        const int depth = backtrace(frames, 24);
+        char head[256];
+        const int len = std::snprintf(head, sizeof head, "--- %s of %zu bytes\n", what, n);
+        if (len > 0) {
+            (void)!write(2, head, std::min(static_cast<std::size_t>(len), sizeof head - 1));
+        }
+        backtrace_symbols_fd(frames, depth, 2);
+        t_in_trace = false;
+    }
+}
 
 void note_alloc(std::size_t n) noexcept {
     if (g_counting.load(std::memory_order_relaxed)) {
         g_allocs.fetch_add(1, std::memory_order_relaxed);
         g_alloc_bytes.fetch_add(n, std::memory_order_relaxed);
-        if (g_trace_left.load(std::memory_order_relaxed) > 0 && !t_in_trace &&
-            g_trace_left.fetch_sub(1, std::memory_order_relaxed) > 0) {
-            // backtrace() may allocate with malloc, never with operator new; the flag
-            // guards against recursion all the same.
-            t_in_trace = true;
-            void* frames[24];
-            const int depth = backtrace(frames, 24);
-            char head[64];
-            const int len = std::snprintf(head, sizeof head, "--- allocation of %zu bytes\n", n);
-            if (len > 0) (void)!write(2, head, static_cast<std::size_t>(len));
-            backtrace_symbols_fd(frames, depth, 2);
-            t_in_trace = false;
-        }
+        trace_alloc("allocation", n);
     }
 }
+
+// OpenSSL's own allocations (malloc and realloc calls), counted while the measured phase
+// runs: Asio's SSL stream and OpenSSL allocate records and buffers outside operator new.
+std::atomic<std::uint64_t> g_ssl_allocs{0};
 
 void note_free(void* p) noexcept {
     if (p != nullptr && g_counting.load(std::memory_order_relaxed)) {
@@ -129,6 +151,41 @@ void note_free(void* p) noexcept {
 [[gnu::noinline]] void counted_free(void* p) noexcept {
     note_free(p);
     std::free(p);
+}
+
+#if MEMCORO_BENCH_OPENSSL
+void note_ssl_alloc(std::size_t n, const char* file, int line) noexcept {
+    if (g_counting.load(std::memory_order_relaxed)) {
+        g_ssl_allocs.fetch_add(1, std::memory_order_relaxed);
+        if (g_trace_left.load(std::memory_order_relaxed) > 0) {
+            char what[160];
+            std::snprintf(what, sizeof what, "OpenSSL allocation at %s:%d",
+                          file != nullptr ? file : "?", line);
+            trace_alloc(what, n);
+        }
+    }
+}
+void* ssl_malloc(std::size_t n, const char* file, int line) {
+    note_ssl_alloc(n, file, line);
+    return std::malloc(n);
+}
+void* ssl_realloc(void* p, std::size_t n, const char* file, int line) {
+    note_ssl_alloc(n, file, line);
+    return std::realloc(p, n);
+}
+void ssl_free(void* p, const char*, int) {
+    std::free(p);
+}
+#endif
+
+// Routes OpenSSL's allocations through the counters above. It must run before OpenSSL
+// allocates anything; false when it could not (or the build has no OpenSSL).
+bool count_ssl_allocations() {
+#if MEMCORO_BENCH_OPENSSL
+    return CRYPTO_set_mem_functions(ssl_malloc, ssl_realloc, ssl_free) == 1;
+#else
+    return false;
+#endif
 }
 
 }  // namespace
@@ -224,6 +281,8 @@ struct options {
     int threads = 0;                   // 0: the scenario's (2 for S11, else 1)
     std::size_t conns_per_server = 0;  // 0: the scenario's (2 for S11, else 1)
     std::int64_t op_timeout_ms = -1;   // -1: the library's default
+    std::string tls_ca;                // non-empty: TLS, trusting this CA file
+    bool ssl_counted = false;          // OpenSSL's allocations go through ssl_malloc
 };
 
 [[noreturn]] void usage(const char* why) {
@@ -233,7 +292,8 @@ struct options {
                  "         [--depth D] [--conns C] [--conns-per-server N] [--threads T]\n"
                  "         [--ops N | --seconds T] [--warmup N] [--valsize B] [--keys K]\n"
                  "         [--batch K] [--protocol meta|text|auto] [--api item|into|meta]\n"
-                 "         [--server-pid PID[,PID...]] [--op-timeout-ms MS]\n",
+                 "         [--server-pid PID[,PID...]] [--op-timeout-ms MS] [--tls-ca FILE]\n"
+                 "       memcoro_bench --has-tls\n",
                  why);
     std::exit(2);
 }
@@ -272,6 +332,10 @@ options parse_options(int argc, char** argv) {
             o.op_timeout_ms = args.number<std::int64_t>();
         else if (a == "--api")
             o.api = args.value();
+        else if (a == "--tls-ca")
+            o.tls_ca = args.value();
+        else if (a == "--has-tls")
+            std::exit(memcoro::tls_available() ? 0 : 1);
         else if (a == "--protocol") {
             o.protocol_name = args.value();
             if (o.protocol_name == "meta")
@@ -417,6 +481,7 @@ class bench {
         // Large values must fit: the library refuses values above max_value_size.
         co.max_value_size = std::max<std::size_t>(co.max_value_size, o.valsize);
         if (o.op_timeout_ms >= 0) co.op_timeout = std::chrono::milliseconds(o.op_timeout_ms);
+        if (!o.tls_ca.empty()) co.tls = memcoro::tls_options{.ca_file = o.tls_ca};
         clients_.reserve(static_cast<std::size_t>(o.conns));
         for (int i = 0; i < o.conns; ++i) {
             clients_.push_back(std::make_unique<memcoro::client>(ioc.get_executor(), co));
@@ -461,6 +526,7 @@ class bench {
         g_allocs = 0;
         g_alloc_bytes = 0;
         g_frees = 0;
+        g_ssl_allocs = 0;
         g_counting = true;
         co_await run_phase(m);
         // noreply sets complete when written: one round trip makes sure the server has
@@ -489,6 +555,7 @@ class bench {
             o_.api.c_str(), o_.conns, o_.depth, o_.valsize, o_.keys);
         add(",\"servers\":%zu,\"conns_per_server\":%zu,\"threads\":%d", servers_,
             o_.conns_per_server, o_.threads);
+        add(",\"tls\":%s", o_.tls_ca.empty() ? "false" : "true");
         add(",\"unit\":\"%s\",\"ops\":%llu,\"secs\":%.6f,\"ops_per_s\":%.1f", many() ? "key" : "op",
             static_cast<unsigned long long>(ops), secs, secs > 0 ? double(ops) / secs : 0.0);
         add(",\"cpu_us_per_op\":%.4f", (cpu1 - cpu0) * 1e6 * per);
@@ -503,6 +570,13 @@ class bench {
             double(g_alloc_bytes.load()) * per);
         add(",\"frees_per_op\":%.4f,\"ctxsw_per_op\":%.5f", double(g_frees.load()) * per,
             double(csw1 - csw0) * per);
+        if (!o_.tls_ca.empty() && o_.ssl_counted) {
+            add(",\"ssl_allocs\":%llu,\"ssl_allocs_per_op\":%.4f",
+                static_cast<unsigned long long>(g_ssl_allocs.load()),
+                double(g_ssl_allocs.load()) * per);
+        } else if (!o_.tls_ca.empty()) {
+            line += ",\"ssl_allocs\":null,\"ssl_allocs_per_op\":null";
+        }
         add(",\"misses\":%llu,\"errors\":%llu", static_cast<unsigned long long>(m.misses),
             static_cast<unsigned long long>(m.errors));
         if (!m.first_error.empty()) {
@@ -682,14 +756,26 @@ class bench {
 }  // namespace
 
 int main(int argc, char** argv) {
-    const options o = parse_options(argc, argv);
+    options o = parse_options(argc, argv);
+    // Before the client makes its SSL context: OpenSSL's first allocation fixes its
+    // allocator.
+    if (!o.tls_ca.empty()) o.ssl_counted = count_ssl_allocations();
     if (const char* trace = std::getenv("MEMCORO_BENCH_ALLOC_TRACE")) {
         g_trace_left = std::atol(trace);
     }
     // One thread runs everything; the hint lets Asio skip the locking a shared context needs.
     // S11 runs the same io_context on --threads threads; run() then stays on a strand.
     asio::io_context ioc(o.threads);
-    bench b(ioc, o);
+    // The clients refuse options they cannot serve (TLS in a build without it, a CA file
+    // that does not load): say why rather than abort.
+    std::optional<bench> made;
+    try {
+        made.emplace(ioc, o);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "memcoro_bench: %s\n", e.what());
+        return 1;
+    }
+    bench& b = *made;
     int rc = 1;
     auto home = o.threads > 1 ? b.home() : asio::any_io_executor(ioc.get_executor());
     asio::co_spawn(home, b.run(), [&](std::exception_ptr e, int r) {
