@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """det_counts.py: the counts per operation that do not move with machine noise, for
 memcoro's S1 (sequential get), S2 (128 coroutines, get) and S4 (set noreply) by default,
-and for S2 at 1,024 coroutines (s2_1024) and S6 (100 KB get) on request.
+and for S2 at 1,024 coroutines (s2_1024), S6 (100 KB get) and S1 and S2 over TLS (s1_tls,
+s2_tls: S13, on a memcached with a TLS listener) on request.
 
     bench/suite/det_counts.py [--rows s1,s2,s4] [--peers] [--metrics allocs,syscalls,instr]
                               [--check allocs_s1<=0,syscalls_s2<=0.1,instr_s1<=2500]
@@ -10,6 +11,7 @@ and for S2 at 1,024 coroutines (s2_1024) and S6 (100 KB get) on request.
 Every count is (count of an N2-op run - count of an N1-op run) / (N2 - N1): start-up,
 connecting, the warm-up (the same --warmup in both runs) and the final round trip cancel.
   allocs    operator new calls, from memcoro_bench's own counter (measured phase only)
+  sslallocs OpenSSL's malloc and realloc calls (TLS rows; the same runs as allocs)
   syscalls  raw_syscalls:sys_enter from `perf stat` (strace -f -c when perf cannot trace);
             ctxsw (context switches) comes with perf
   instr     user-space instructions from `valgrind --tool=callgrind`
@@ -34,7 +36,9 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mcserver  # noqa: E402  (the suite's own module, next to this file)
 
-METRICS = ("allocs", "syscalls", "ctxsw", "instr")
+METRICS = ("allocs", "sslallocs", "syscalls", "ctxsw", "instr")
+# Rows over TLS: they run against the server's TLS listener, trusting its certificate.
+TLS_ROWS = ("s1_tls", "s2_tls")
 
 
 def row_specs(bins):
@@ -51,6 +55,11 @@ def row_specs(bins):
                     (200000, 400000), (40000, 80000), True),
         "s4": (mc + ["--scenario", "S4", "--warmup", "20000"], (200000, 400000),
                (50000, 100000), True),
+        # Not in the default set: S1 and S2 over TLS (S13).
+        "s1_tls": (mc + ["--scenario", "S1", "--warmup", "500"], (2000, 4000), (1000, 2000),
+                   True),
+        "s2_tls": (mc + ["--scenario", "S2", "--depth", "128", "--warmup", "20000"],
+                   (100000, 200000), (20000, 40000), True),
         # Not in the default set: the 100 KB get of S6 (target: <= 4 syscalls per get).
         "s6": (mc + ["--scenario", "S6", "--warmup", "200"], (1000, 2000), (200, 400), True),
         "raw_s1": (raw + ["--mode", "get"], (2000, 4000), (1000, 2000), False),
@@ -142,12 +151,19 @@ def per_op(a, b):
 
 def measure(name, spec, server, metrics, syscall_tool):
     argv, (n1, n2), (v1, v2), has_allocs = spec
-    base = argv + ["--server", server.address]
+    if name in TLS_ROWS:
+        base = argv + ["--server", server.tls_address, "--tls-ca", server.ca_file]
+    else:
+        base = argv + ["--server", server.address]
     res = {}
-    if "allocs" in metrics and has_allocs:
+    if ("allocs" in metrics or "sslallocs" in metrics) and has_allocs:
         r1, _ = run_json(base + ["--ops", str(n1)])
         r2, _ = run_json(base + ["--ops", str(n2)])
-        res["allocs"] = per_op((r1["ops"], r1["allocs"]), (r2["ops"], r2["allocs"]))
+        if "allocs" in metrics:
+            res["allocs"] = per_op((r1["ops"], r1["allocs"]), (r2["ops"], r2["allocs"]))
+        if "sslallocs" in metrics and name in TLS_ROWS:
+            res["sslallocs"] = per_op((r1["ops"], r1.get("ssl_allocs")),
+                                      (r2["ops"], r2.get("ssl_allocs")))
     if "syscalls" in metrics or "ctxsw" in metrics:
         count = count_perf if syscall_tool == "perf" else count_strace
         o1, s1, x1 = count(base + ["--ops", str(n1)])
@@ -181,9 +197,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bin", default=mcserver.default_bin_dir())
     ap.add_argument("--rows", default="",
-                    help="rows to measure (default s1,s2,s4; also s6, raw_s1, lmc_s6, ...)")
+                    help="rows to measure (default s1,s2,s4; also s6, s2_tls, raw_s1, ...)")
     ap.add_argument("--peers", action="store_true", help="also the raw and libmemcached rows")
-    ap.add_argument("--metrics", default="", help="default allocs,syscalls,ctxsw,instr")
+    ap.add_argument("--metrics", default="",
+                    help="default allocs,sslallocs,syscalls,ctxsw,instr")
     ap.add_argument("--syscall-tool", default="auto", choices=["auto", "perf", "strace"])
     ap.add_argument("--check", default="", help="bounds, e.g. allocs_s1<=0,syscalls_s2<=0.1")
     ap.add_argument("--json", default="", help="also write the JSON object to this file")
@@ -232,9 +249,10 @@ def main():
 
     result = {"method": {"difference_of_runs": True, "syscall_tool": tool,
                          "instr_tool": "valgrind --tool=callgrind (user space)",
-                         "allocs": "memcoro_bench's counting operator new"},
+                         "allocs": "memcoro_bench's counting operator new",
+                         "sslallocs": "OpenSSL's malloc/realloc (CRYPTO_set_mem_functions)"},
               "rows": {}}
-    with mcserver.Memcached() as server:
+    with mcserver.Memcached(tls=any(r in TLS_ROWS for r in rows)) as server:
         big = any(r.endswith("s6") for r in rows)
         mcserver.preload(bins["raw_ceiling"], server.address,
                          data_sets=((100, 1000), (102400, 100)) if big else ((100, 1000),))

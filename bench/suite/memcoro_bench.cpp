@@ -25,6 +25,12 @@
 // --api into runs the get scenarios with get_into, --api meta with meta_get (the same
 // `mg <key> v f` on the wire as get's, through the typed meta call).
 //
+// --tls-ca FILE talks TLS (client_options::tls) to every server, trusting the
+// certificates of FILE and checking the name against the address's host (S13: the same
+// scenarios over memcached's TLS listener). OpenSSL allocates with malloc, not operator
+// new: its calls are counted apart (ssl_allocs) through CRYPTO_set_mem_functions.
+// --has-tls only answers whether this build of memcoro has TLS (exit status 0 or 1).
+//
 // The measured phase follows a short warm-up on the same clients, so the connection is up,
 // the protocol probed and every buffer and coroutine frame pool grown: the counts then
 // describe the steady state. Allocations come from the counting operator new/delete below;
@@ -61,6 +67,10 @@
 #include <thread>
 #include <vector>
 
+#if MEMCORO_BENCH_OPENSSL
+#include <openssl/crypto.h>
+#endif
+
 #include "cli.hpp"
 #include "measure.h"
 
@@ -80,30 +90,42 @@ std::atomic<std::uint64_t> g_alloc_bytes{0};
 std::atomic<std::uint64_t> g_frees{0};
 
 // MEMCORO_BENCH_ALLOC_TRACE=N prints the call stacks of the first N counted allocations
-// on stderr (resolve the "(+0x...)" offsets with `addr2line -Cfe memcoro_bench`): where the
-// allocations per op come from. Off by default; it costs nothing then.
+// (operator new's and OpenSSL's) on stderr (resolve the "(+0x...)" offsets with `addr2line
+// -Cfe memcoro_bench`): where the allocations per op come from. Off by default; it costs
+// nothing then.
 std::atomic<long> g_trace_left{0};
 thread_local bool t_in_trace = false;
+
+// `what`: "allocation", or OpenSSL's file:line of the call.
+void trace_alloc(const char* what, std::size_t n) noexcept {
+    if (g_trace_left.load(std::memory_order_relaxed) > 0 && !t_in_trace &&
+        g_trace_left.fetch_sub(1, std::memory_order_relaxed) > 0) {
+        // backtrace() may allocate with malloc, never with operator new; the flag
+        // guards against recursion all the same.
+        t_in_trace = true;
+        void* frames[24];
+        const int depth = backtrace(frames, 24);
+        char head[256];
+        const int len = std::snprintf(head, sizeof head, "--- %s of %zu bytes\n", what, n);
+        if (len > 0) {
+            (void)!write(2, head, std::min(static_cast<std::size_t>(len), sizeof head - 1));
+        }
+        backtrace_symbols_fd(frames, depth, 2);
+        t_in_trace = false;
+    }
+}
 
 void note_alloc(std::size_t n) noexcept {
     if (g_counting.load(std::memory_order_relaxed)) {
         g_allocs.fetch_add(1, std::memory_order_relaxed);
         g_alloc_bytes.fetch_add(n, std::memory_order_relaxed);
-        if (g_trace_left.load(std::memory_order_relaxed) > 0 && !t_in_trace &&
-            g_trace_left.fetch_sub(1, std::memory_order_relaxed) > 0) {
-            // backtrace() may allocate with malloc, never with operator new; the flag
-            // guards against recursion all the same.
-            t_in_trace = true;
-            void* frames[24];
-            const int depth = backtrace(frames, 24);
-            char head[64];
-            const int len = std::snprintf(head, sizeof head, "--- allocation of %zu bytes\n", n);
-            if (len > 0) (void)!write(2, head, static_cast<std::size_t>(len));
-            backtrace_symbols_fd(frames, depth, 2);
-            t_in_trace = false;
-        }
+        trace_alloc("allocation", n);
     }
 }
+
+// OpenSSL's own allocations (malloc and realloc calls), counted while the measured phase
+// runs: Asio's SSL stream and OpenSSL allocate records and buffers outside operator new.
+std::atomic<std::uint64_t> g_ssl_allocs{0};
 
 void note_free(void* p) noexcept {
     if (p != nullptr && g_counting.load(std::memory_order_relaxed)) {
@@ -131,6 +153,41 @@ void note_free(void* p) noexcept {
     std::free(p);
 }
 
+#if MEMCORO_BENCH_OPENSSL
+void note_ssl_alloc(std::size_t n, const char* file, int line) noexcept {
+    if (g_counting.load(std::memory_order_relaxed)) {
+        g_ssl_allocs.fetch_add(1, std::memory_order_relaxed);
+        if (g_trace_left.load(std::memory_order_relaxed) > 0) {
+            char what[160];
+            std::snprintf(what, sizeof what, "OpenSSL allocation at %s:%d",
+                          file != nullptr ? file : "?", line);
+            trace_alloc(what, n);
+        }
+    }
+}
+void* ssl_malloc(std::size_t n, const char* file, int line) {
+    note_ssl_alloc(n, file, line);
+    return std::malloc(n);
+}
+void* ssl_realloc(void* p, std::size_t n, const char* file, int line) {
+    note_ssl_alloc(n, file, line);
+    return std::realloc(p, n);
+}
+void ssl_free(void* p, const char*, int) {
+    std::free(p);
+}
+#endif
+
+// Routes OpenSSL's allocations through the counters above. It must run before OpenSSL
+// allocates anything; false when it could not (or the build has no OpenSSL).
+bool count_ssl_allocations() {
+#if MEMCORO_BENCH_OPENSSL
+    return CRYPTO_set_mem_functions(ssl_malloc, ssl_realloc, ssl_free) == 1;
+#else
+    return false;
+#endif
+}
+
 }  // namespace
 
 void* operator new(std::size_t n) {
@@ -141,8 +198,12 @@ void* operator new[](std::size_t n) {
     if (void* p = counted_alloc(n)) return p;
     throw std::bad_alloc();
 }
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return counted_alloc(n); }
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return counted_alloc(n); }
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+    return counted_alloc(n);
+}
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
+    return counted_alloc(n);
+}
 void* operator new(std::size_t n, std::align_val_t al) {
     if (void* p = counted_aligned_alloc(n, al)) return p;
     throw std::bad_alloc();
@@ -157,16 +218,36 @@ void* operator new(std::size_t n, std::align_val_t al, const std::nothrow_t&) no
 void* operator new[](std::size_t n, std::align_val_t al, const std::nothrow_t&) noexcept {
     return counted_aligned_alloc(n, al);
 }
-void operator delete(void* p) noexcept { counted_free(p); }
-void operator delete[](void* p) noexcept { counted_free(p); }
-void operator delete(void* p, std::size_t) noexcept { counted_free(p); }
-void operator delete[](void* p, std::size_t) noexcept { counted_free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { counted_free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { counted_free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { counted_free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { counted_free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { counted_free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { counted_free(p); }
+void operator delete(void* p) noexcept {
+    counted_free(p);
+}
+void operator delete[](void* p) noexcept {
+    counted_free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+    counted_free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+    counted_free(p);
+}
+void operator delete(void* p, const std::nothrow_t&) noexcept {
+    counted_free(p);
+}
+void operator delete[](void* p, const std::nothrow_t&) noexcept {
+    counted_free(p);
+}
+void operator delete(void* p, std::align_val_t) noexcept {
+    counted_free(p);
+}
+void operator delete[](void* p, std::align_val_t) noexcept {
+    counted_free(p);
+}
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
+    counted_free(p);
+}
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
+    counted_free(p);
+}
 void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept {
     counted_free(p);
 }
@@ -183,8 +264,8 @@ using clock_type = std::chrono::steady_clock;
 struct options {
     std::string server = "127.0.0.1:11211";  // or "HOST:PORT,HOST:PORT,...": a tier
     std::string scenario = "S1";
-    int depth = 0;  // 0: the scenario's default
-    int conns = 0;  // 0: the scenario's default
+    int depth = 0;          // 0: the scenario's default
+    int conns = 0;          // 0: the scenario's default
     std::uint64_t ops = 0;  // 0: the scenario's default (unless --seconds)
     double seconds = 0;
     std::int64_t warmup = -1;  // -1: automatic
@@ -196,10 +277,12 @@ struct options {
     // The call of the get scenarios (S1 S2 S6 S7 S8 S10 S11): "item" (get), "into"
     // (get_into a reused buffer) or "meta" (meta_get, the typed mg).
     std::string api = "item";
-    std::string server_pids;   // "PID" or "PID,PID,...": the server CPU is their sum
-    int threads = 0;           // 0: the scenario's (2 for S11, else 1)
+    std::string server_pids;           // "PID" or "PID,PID,...": the server CPU is their sum
+    int threads = 0;                   // 0: the scenario's (2 for S11, else 1)
     std::size_t conns_per_server = 0;  // 0: the scenario's (2 for S11, else 1)
-    std::int64_t op_timeout_ms = -1;  // -1: the library's default
+    std::int64_t op_timeout_ms = -1;   // -1: the library's default
+    std::string tls_ca;                // non-empty: TLS, trusting this CA file
+    bool ssl_counted = false;          // OpenSSL's allocations go through ssl_malloc
 };
 
 [[noreturn]] void usage(const char* why) {
@@ -209,7 +292,8 @@ struct options {
                  "         [--depth D] [--conns C] [--conns-per-server N] [--threads T]\n"
                  "         [--ops N | --seconds T] [--warmup N] [--valsize B] [--keys K]\n"
                  "         [--batch K] [--protocol meta|text|auto] [--api item|into|meta]\n"
-                 "         [--server-pid PID[,PID...]] [--op-timeout-ms MS]\n",
+                 "         [--server-pid PID[,PID...]] [--op-timeout-ms MS] [--tls-ca FILE]\n"
+                 "       memcoro_bench --has-tls\n",
                  why);
     std::exit(2);
 }
@@ -248,14 +332,24 @@ options parse_options(int argc, char** argv) {
             o.op_timeout_ms = args.number<std::int64_t>();
         else if (a == "--api")
             o.api = args.value();
+        else if (a == "--tls-ca")
+            o.tls_ca = args.value();
+        else if (a == "--has-tls")
+            std::exit(memcoro::tls_available() ? 0 : 1);
         else if (a == "--protocol") {
             o.protocol_name = args.value();
-            if (o.protocol_name == "meta") o.protocol = memcoro::wire_protocol::meta;
-            else if (o.protocol_name == "text") o.protocol = memcoro::wire_protocol::text;
-            else if (o.protocol_name == "auto") o.protocol = memcoro::wire_protocol::automatic;
-            else usage("--protocol takes meta, text or auto");
-        } else if (a == "--help" || a == "-h") usage("help");
-        else usage(("unknown option " + std::string(a)).c_str());
+            if (o.protocol_name == "meta")
+                o.protocol = memcoro::wire_protocol::meta;
+            else if (o.protocol_name == "text")
+                o.protocol = memcoro::wire_protocol::text;
+            else if (o.protocol_name == "auto")
+                o.protocol = memcoro::wire_protocol::automatic;
+            else
+                usage("--protocol takes meta, text or auto");
+        } else if (a == "--help" || a == "-h")
+            usage("help");
+        else
+            usage(("unknown option " + std::string(a)).c_str());
     }
     // Scenario defaults: performance.md section 4.
     struct defaults {
@@ -311,7 +405,6 @@ long context_switches() {
     return ru.ru_nvcsw + ru.ru_nivcsw;
 }
 
-
 // ---- The run ------------------------------------------------------------------------------
 
 // Work shared by the coroutines of a phase: they take operations one at a time from here,
@@ -362,7 +455,7 @@ std::string what(const std::exception_ptr& e) {
 }
 
 class bench {
-public:
+  public:
     bench(asio::io_context& ioc, const options& o)
         : o_(o), work_ex_(ioc.get_executor()), strand_(asio::make_strand(ioc)) {
         for (std::size_t i = 0; i < o.keys; ++i) {
@@ -388,6 +481,7 @@ public:
         // Large values must fit: the library refuses values above max_value_size.
         co.max_value_size = std::max<std::size_t>(co.max_value_size, o.valsize);
         if (o.op_timeout_ms >= 0) co.op_timeout = std::chrono::milliseconds(o.op_timeout_ms);
+        if (!o.tls_ca.empty()) co.tls = memcoro::tls_options{.ca_file = o.tls_ca};
         clients_.reserve(static_cast<std::size_t>(o.conns));
         for (int i = 0; i < o.conns; ++i) {
             clients_.push_back(std::make_unique<memcoro::client>(ioc.get_executor(), co));
@@ -432,6 +526,7 @@ public:
         g_allocs = 0;
         g_alloc_bytes = 0;
         g_frees = 0;
+        g_ssl_allocs = 0;
         g_counting = true;
         co_await run_phase(m);
         // noreply sets complete when written: one round trip makes sure the server has
@@ -460,6 +555,7 @@ public:
             o_.api.c_str(), o_.conns, o_.depth, o_.valsize, o_.keys);
         add(",\"servers\":%zu,\"conns_per_server\":%zu,\"threads\":%d", servers_,
             o_.conns_per_server, o_.threads);
+        add(",\"tls\":%s", o_.tls_ca.empty() ? "false" : "true");
         add(",\"unit\":\"%s\",\"ops\":%llu,\"secs\":%.6f,\"ops_per_s\":%.1f", many() ? "key" : "op",
             static_cast<unsigned long long>(ops), secs, secs > 0 ? double(ops) / secs : 0.0);
         add(",\"cpu_us_per_op\":%.4f", (cpu1 - cpu0) * 1e6 * per);
@@ -474,6 +570,13 @@ public:
             double(g_alloc_bytes.load()) * per);
         add(",\"frees_per_op\":%.4f,\"ctxsw_per_op\":%.5f", double(g_frees.load()) * per,
             double(csw1 - csw0) * per);
+        if (!o_.tls_ca.empty() && o_.ssl_counted) {
+            add(",\"ssl_allocs\":%llu,\"ssl_allocs_per_op\":%.4f",
+                static_cast<unsigned long long>(g_ssl_allocs.load()),
+                double(g_ssl_allocs.load()) * per);
+        } else if (!o_.tls_ca.empty()) {
+            line += ",\"ssl_allocs\":null,\"ssl_allocs_per_op\":null";
+        }
         add(",\"misses\":%llu,\"errors\":%llu", static_cast<unsigned long long>(m.misses),
             static_cast<unsigned long long>(m.errors));
         if (!m.first_error.empty()) {
@@ -496,7 +599,7 @@ public:
 
     [[nodiscard]] asio::any_io_executor home() const { return strand_; }
 
-private:
+  private:
     // S3 and S9 call get_many, and count its keys as operations.
     [[nodiscard]] bool many() const { return o_.scenario == "S3" || o_.scenario == "S9"; }
 
@@ -620,8 +723,10 @@ private:
                 into.clear();
                 auto buf = asio::dynamic_buffer(into);
                 std::optional<memcoro::value_info> info = co_await mc.get_into(key, buf);
-                if (!info) ++st.misses;
-                else st.value_bytes += info->size;
+                if (!info)
+                    ++st.misses;
+                else
+                    st.value_bytes += info->size;
             } else if (w == work::meta_get) {
                 std::optional<memcoro::meta_item> it = co_await mc.meta_get(key);
                 if (!it)
@@ -630,8 +735,10 @@ private:
                     st.value_bytes += it->value().size();
             } else {
                 std::optional<memcoro::item> it = co_await mc.get(key);
-                if (!it) ++st.misses;
-                else st.value_bytes += it->value().size();
+                if (!it)
+                    ++st.misses;
+                else
+                    st.value_bytes += it->value().size();
             }
         }
     }
@@ -649,14 +756,26 @@ private:
 }  // namespace
 
 int main(int argc, char** argv) {
-    const options o = parse_options(argc, argv);
+    options o = parse_options(argc, argv);
+    // Before the client makes its SSL context: OpenSSL's first allocation fixes its
+    // allocator.
+    if (!o.tls_ca.empty()) o.ssl_counted = count_ssl_allocations();
     if (const char* trace = std::getenv("MEMCORO_BENCH_ALLOC_TRACE")) {
         g_trace_left = std::atol(trace);
     }
     // One thread runs everything; the hint lets Asio skip the locking a shared context needs.
     // S11 runs the same io_context on --threads threads; run() then stays on a strand.
     asio::io_context ioc(o.threads);
-    bench b(ioc, o);
+    // The clients refuse options they cannot serve (TLS in a build without it, a CA file
+    // that does not load): say why rather than abort.
+    std::optional<bench> made;
+    try {
+        made.emplace(ioc, o);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "memcoro_bench: %s\n", e.what());
+        return 1;
+    }
+    bench& b = *made;
     int rc = 1;
     auto home = o.threads > 1 ? b.home() : asio::any_io_executor(ioc.get_executor());
     asio::co_spawn(home, b.run(), [&](std::exception_ptr e, int r) {

@@ -8,8 +8,9 @@ memcoro and its peers; the 4-connection rows sit at 4 x 128 = 512 in flight, dra
 Libraries that cannot keep requests in flight (libmemcached, pymemcache) appear as their
 sequential point and, dotted, their multiget rate in keys/s. The many-server rows: S10 and
 its ceiling at 512 in flight (hollow), S11's 1- and 2-thread runs at 512, S9
-as dotted lines. Right: memcoro's per-round ratios to libmemcached, to the raw ceiling and
-(S11) to the 1-thread run, per row.
+as dotted lines. S13: memcoro over TLS and in plain text on the TLS server, at 1 and 128.
+Right: memcoro's per-round ratios to libmemcached, to the raw ceiling and to another
+memcoro row (S11: the 1-thread run; S13: plain text), per row.
 Needs Debian's python3-matplotlib (run_suite.py installs it when missing).
 """
 import json
@@ -72,6 +73,10 @@ def main():
            "tab:cyan")
     series(ax, rows, [(512, "mc.S11.t2")], "memcoro 512 coroutines, 2 conns, 2 threads", "H",
            "tab:red")
+    series(ax, rows, [(1, "mc.S13.plain.d1"), (128, "mc.S13.plain.d128")],
+           "memcoro plain text, S13's server (-Z)", "d:", "tab:gray")
+    series(ax, rows, [(1, "mc.S13.tls.d1"), (128, "mc.S13.tls.d128")],
+           "memcoro over TLS (S13)", "*:", "tab:olive")
     series(ax, rows, [(1, "lmc.get")], "libmemcached get", "D", "tab:purple")
     series(ax, rows, [(1, "py.get")], "pymemcache get", "v", "tab:brown")
     for rid, label, color in (("lmc.mget", "libmemcached mget 100 (keys/s)", "tab:purple"),
@@ -113,7 +118,7 @@ def main():
         bx.axvline(1.0, color="black", linewidth=0.8)
         bx.set_xscale("log")
         bx.set_xlabel("memcoro ÷ peer, median of per-round ratios (min–max bars)")
-        bx.set_title("ratios (purple: libmemcached, green: raw ceiling, red: 1 thread)")
+        bx.set_title("ratios (purple: libmemcached, green: raw ceiling, red: memcoro)")
         bx.grid(True, axis="x", which="both", alpha=0.3)
 
     fig.suptitle("memcoro suite %s: memcached %s -t 1, %d round(s)%s" % (

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""run_suite.py: memcoro's scenarios S1-S11 next to libmemcached, pymemcache and the
-raw-socket ceiling, in one run (shared/performance.md section 4; S9-S11 are the many-server
-rows).
+"""run_suite.py: memcoro's scenarios S1-S11 and S13 next to libmemcached, pymemcache and
+the raw-socket ceiling, in one run (shared/performance.md section 4; S9-S11 are the
+many-server rows, S13 TLS against plain text).
 
     bench/suite/run_suite.py [--rounds 5] [--only S1,S2] [--quick] [--out DIR]
                              [--bin build/release/bench/suite] [--protocol auto]
@@ -11,8 +11,9 @@ PID), preloads 1000 x 100 B, 100 x 100 KB and 100 x 1 MiB values, then runs ever
 chosen scenarios once per round, round after round (all rows of round 1, then round 2, ...),
 so that slow drift on a shared machine hits every row alike. Each row is one process
 printing one JSON line. S9-S11 run against a tier of 4 more such servers (S11 uses the
-first of them), each holding every 100 B key; each server is started only when a chosen
-row needs it.
+first of them), each holding every 100 B key. S13 runs against one more memcached with
+two listeners, plain text and TLS (-Z, a throwaway certificate), both rows of a pair on
+the same server in the same round. Each server is started only when a chosen row needs it.
 
 Output: a markdown report on stdout; in --out, suite-<time>.json (every measurement, the
 per-scenario summary, the noise context) and suite-<time>.png (throughput against requests
@@ -37,7 +38,8 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mcserver  # noqa: E402  (the suite's own module, next to this file)
 
-SCENARIOS = ("S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9", "S10", "S11")
+# S12, a stampede, is not a rate: stampede.py has it.
+SCENARIOS = ("S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9", "S10", "S11", "S13")
 DEPTHS = (16, 128, 1024)
 TIER = 4  # servers of the many-server rows (S9, S10)
 
@@ -46,7 +48,7 @@ class Row:
     """One measured program invocation, repeated once per round."""
 
     def __init__(self, rid, scenario, client, what, argv, ops, depth=1, conns=1, kind="get",
-                 servers=0):
+                 servers=0, listener=""):
         self.rid = rid
         self.scenario = scenario  # the scenario whose group it belongs to (first one)
         self.client = client      # memcoro, raw, libmemcached, pymemcache, limit
@@ -57,6 +59,7 @@ class Row:
         self.conns = conns
         self.kind = kind          # get, mg, multiget, set, ...: the plot's series
         self.servers = servers    # 0: the suite's server; N: the first N of the tier
+        self.listener = listener  # "plain" or "tls": S13's server, on that listener
 
 
 def build_rows(bins, protocol):
@@ -207,6 +210,19 @@ def build_rows(bins, protocol):
             "memcoro get, 512 coroutines, 2 conns, %d thread%s" % (t, "s" if t > 1 else ""),
             mc + ["--scenario", "S11", "--threads", str(t)], 1000000, depth=256, conns=2,
             kind="threads", servers=1)
+
+    # S13: the same gets over TLS and in plain text, on one server with both listeners
+    # (its -t 1 worker serves both); the ratio is what TLS costs. The two rows of a pair
+    # run one right after the other.
+    for d, scenario, n, how in ((128, "S2", 1000000, "128 coroutines"),
+                                (1, "S1", 20000, "one coroutine")):
+        if not bins.get("tls"):
+            break
+        for listener, name in (("plain", "plain text"), ("tls", "TLS")):
+            add("S13", "mc.S13.%s.d%d" % (listener, d), "S13", "memcoro",
+                "memcoro get, %s, %s" % (how, name),
+                mc + ["--scenario", scenario, "--depth", str(d)], n, depth=d,
+                kind="tls" if listener == "tls" else "get", listener=listener)
     return rows
 
 
@@ -245,6 +261,9 @@ def references(protocol):
                       "note": "2 threads ≥1.0× 1 thread"},
         "mc.S2.meta.d128": {"base": "mc.S2.d128", "targets": {"base": 0.95},
                             "note": "meta_get ≥0.95× get, 128 coroutines"},
+        "mc.S13.tls.d128": {"base": "mc.S13.plain.d128", "targets": {"base": 0.6},
+                            "note": "TLS ≥0.6× plain, 128 coroutines"},
+        "mc.S13.tls.d1": {"base": "mc.S13.plain.d1", "note": "TLS ÷ plain, sequential (report)"},
     }
     for d in DEPTHS:
         r = {"lmc": "lmc.mget", "raw": "%s.d%d" % (ceiling, d), "cpu": 0.5, "allocs": 0}
@@ -258,12 +277,14 @@ def references(protocol):
 
 
 # Sides of a memcoro row's comparisons: libmemcached, the raw ceiling, and another memcoro
-# row (S11: 2 threads against 1).
+# row (S11: 2 threads against 1; S13: TLS against plain text).
 SIDES = ("lmc", "raw", "base")
 
 
-def run_row(row, server, server_pid, ops, timeout):
-    argv = row.argv + ["--server", server, "--server-pid", str(server_pid), "--ops", str(ops)]
+def run_row(row, server, server_pid, ops, timeout, extra=()):
+    """`extra`: options the row gets from its server (S13's --tls-ca)."""
+    argv = row.argv + list(extra) + ["--server", server, "--server-pid", str(server_pid),
+                                     "--ops", str(ops)]
     if row.client != "memcoro":
         argv += ["--scenario", row.scenario]  # a label; memcoro_bench's names the scenario
     t0 = time.time()
@@ -323,6 +344,7 @@ def summarize(rows, results, refs):
             "cpu_us_per_op": stats_of([m.get("cpu_us_per_op") for m in recs]),
             "server_cpu_us_per_op": stats_of([m.get("server_cpu_us_per_op") for m in recs]),
             "allocs_per_op": stats_of([m.get("allocs_per_op") for m in recs]),
+            "ssl_allocs_per_op": stats_of([m.get("ssl_allocs_per_op") for m in recs]),
             "ctxsw_per_op": stats_of([m.get("ctxsw_per_op") for m in recs]),
             "misses": sum(m.get("misses") or 0 for m in recs),
         }
@@ -400,7 +422,8 @@ def markdown(rows, summary, meta, rounds_info):
     out.append("")
     out.append("### memcoro against its peers (median of per-round ratios, min–max)")
     out.append("")
-    # The 2-thread row of S11 compares with the 1-thread row: a column only when it ran.
+    # S11's 2-thread row compares with its 1-thread row, S13's TLS rows with plain text:
+    # a column only when one of them ran.
     base = any(summary[r.rid].get("ratio_base") for r in rows if r.client == "memcoro")
     out.append("| row | memcoro ops/s (min–max) | ÷ libmemcached | ÷ raw ceiling | %s"
                "client µs/op | server µs/op | allocs/op | target (performance.md) | met? |" % (
@@ -471,6 +494,14 @@ def find_binaries(bin_dir):
     if "lmc_bench" not in bins:
         print("run_suite: no lmc_bench in %s: libmemcached rows skipped" % bin_dir,
               file=sys.stderr)
+    # S13 needs TLS on both sides: memcoro built with OpenSSL, memcached with -Z.
+    if subprocess.run([bins["memcoro_bench"], "--has-tls"]).returncode != 0:
+        print("run_suite: this memcoro_bench has no TLS (meson -Dtls, libssl-dev): "
+              "S13 skipped", file=sys.stderr)
+    elif not mcserver.memcached_has_tls():
+        print("run_suite: memcached has no TLS (-Z): S13 skipped", file=sys.stderr)
+    else:
+        bins["tls"] = True
     py = os.path.join(mcserver.SUITE_DIR, "pymc_bench.py")
     has_pymemcache = subprocess.run([mcserver.SYSTEM_PYTHON, "-c", "import pymemcache"],
                                     capture_output=True).returncode == 0
@@ -516,7 +547,7 @@ def main():
     only = [s.strip().upper() for s in args.only.split(",") if s.strip()]
     for s in only:
         if s not in SCENARIOS:
-            sys.exit("run_suite: unknown scenario %s (S1..S11)" % s)
+            sys.exit("run_suite: unknown scenario %s (%s)" % (s, ",".join(SCENARIOS)))
 
     bins = find_binaries(args.bin)
     by_scenario = build_rows(bins, args.protocol)
@@ -539,6 +570,8 @@ def main():
                 rows.append(r)
                 seen.add(r.rid)
     refs = {k: v for k, v in all_refs.items() if k in seen}
+    if not rows:
+        sys.exit("run_suite: no row to run (%s skipped above)" % ",".join(only))
 
     os.makedirs(args.out, exist_ok=True)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -556,8 +589,8 @@ def main():
     meta["memcached_version"] = subprocess.run(
         ["memcached", "-V"], capture_output=True, text=True).stdout.split()[-1]
     with contextlib.ExitStack() as stack:
-        server, tier = None, None
-        if any(r.servers == 0 for r in rows):
+        server, tier, tls_server = None, None, None
+        if any(r.servers == 0 and not r.listener for r in rows):
             server = stack.enter_context(mcserver.Memcached(log_path=log))
             meta["server"] = server.address
             print("run_suite: memcached pid %d at %s; preloading" % (server.pid, server.address),
@@ -569,19 +602,34 @@ def main():
             print("run_suite: tier of %d memcached, pids %s at %s; preloading every one" % (
                 tier_size, tier.pids(), tier.addresses()), file=sys.stderr)
             mcserver.preload_tier(bins["raw_ceiling"], tier)
+        if any(r.listener for r in rows):
+            tls_server = stack.enter_context(mcserver.Memcached(log_path=log + ".tls", tls=True))
+            meta["tls_server"] = "%s plain, %s TLS" % (tls_server.address,
+                                                       tls_server.tls_address)
+            print("run_suite: memcached pid %d with TLS at %s, plain at %s; preloading" % (
+                tls_server.pid, tls_server.tls_address, tls_server.address), file=sys.stderr)
+            # S13 reads the 100 B keys only.
+            mcserver.preload(bins["raw_ceiling"], tls_server.address, data_sets=((100, 1000),))
 
         def where(r):
-            """The --server and --server-pid of a row: the suite's server, or a tier."""
+            """The --server, --server-pid and further options of a row: the suite's server,
+            a tier, or a listener of the TLS server."""
+            if r.listener == "tls":
+                return (tls_server.tls_address, str(tls_server.pid),
+                        ["--tls-ca", tls_server.ca_file])
+            if r.listener:
+                return tls_server.address, str(tls_server.pid), []
             if r.servers == 0:
-                return server.address, str(server.pid)
-            return tier.addresses(r.servers), tier.pids(r.servers)
+                return server.address, str(server.pid), []
+            return tier.addresses(r.servers), tier.pids(r.servers), []
 
         for rnd in range(1, rounds + 1):
             info = {"round": rnd, "loadavg_start": loadavg()}
             busy0, total0 = cpu_jiffies()
             for r in rows:
                 ops = max(r.ops // scale, 200 if r.kind in ("get1m", "get100k") else 1000)
-                rec = run_row(r, *where(r), ops, args.timeout)
+                address, pids, extra = where(r)
+                rec = run_row(r, address, pids, ops, args.timeout, extra)
                 rec.update({"row": r.rid, "round": rnd, "group": r.scenario})
                 results.append(rec)
                 shown = ("%s %s/s" % (fmt_rate(rec["ops_per_s"]), rec.get("unit", "op"))
