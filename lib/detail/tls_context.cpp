@@ -28,7 +28,7 @@ namespace {
 #if !MEMCORO_HAS_TLS
 
 std::shared_ptr<const tls_setup> make_tls_setup(const tls_options&, const server_address&) {
-    refuse(make_error_code(tls_error::not_built), "this build of memcoro has no TLS (meson -Dtls)");
+    refuse(make_error_code(tls_error::not_built), "TLS is asked for");
 }
 
 #else
