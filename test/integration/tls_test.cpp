@@ -253,6 +253,11 @@ TEST_CASE("TLS: each refusal has its own error, within connect_timeout, before a
         check_refused(server, tls_client(server, memcoro::wire_protocol::meta),
                       tls_error::unknown_issuer);
     }
+    SUBCASE("no ca_file: the system's trust store, which does not hold the test CA") {
+        memcached_server server(tls_server(certs.server_cert, certs.server_key));
+        check_refused(server, tls_client(server, memcoro::wire_protocol::meta, {}),
+                      tls_error::unknown_issuer);
+    }
     SUBCASE("a name the certificate does not carry") {
         memcached_server server(tls_server(certs.server_cert, certs.server_key));
         auto tls = trusting_test_ca();
