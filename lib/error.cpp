@@ -31,7 +31,8 @@ public:
                 return "server marked dead after repeated failures";
             case error::unsupported_command:
                 return "not supported by this server (a proxy such as twemproxy)";
-            case error::auth_failed: return "the server refused the username and password";
+            case error::auth_failed:
+                return "the server refused the username and password";
         }
         return "unknown memcoro error";
     }

@@ -217,14 +217,14 @@ void connection::initiate_read(const Buffers& buffers, bool body) {
         tls_read(*asio::buffer_sequence_begin(buffers), body);
         return;
     }
-    socket_.async_read_some(buffers, [self = shared_from_this(), epoch = epoch_, body](
-                                         error_code ec, std::size_t n) {
-        if (body) {
-            self->on_body_read(ec, n, epoch);
-        } else {
-            self->on_read(ec, n, epoch);
-        }
-    });
+    socket_.async_read_some(
+        buffers, [self = shared_from_this(), epoch = epoch_, body](error_code ec, std::size_t n) {
+            if (body) {
+                self->on_body_read(ec, n, epoch);
+            } else {
+                self->on_read(ec, n, epoch);
+            }
+        });
 }
 
 // When the rest of a value body can go straight into its operation's storage: the

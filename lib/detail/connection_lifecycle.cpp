@@ -142,8 +142,8 @@ void connection::start_probe() {
         (void)encoder_.store(protocol::store_command::set, "auth", credentials_, 0, 0, false);
         expected_.push_back({nullptr, protocol::reply_shape::stored, 0, 0});
     }
-    const bool asks_version = options_.protocol == wire_protocol::automatic ||
-                              options_.protocol == wire_protocol::meta;
+    const bool asks_version =
+        options_.protocol == wire_protocol::automatic || options_.protocol == wire_protocol::meta;
     if (asks_version) {
         (void)encoder_.version();
         expected_.push_back({nullptr, protocol::reply_shape::version, 0, 0});

@@ -144,8 +144,8 @@ void connection::handshake_done(error_code ec, std::uint64_t epoch) {
 
 void connection::tls_read(asio::mutable_buffer buffer, bool body) {
     tls_->stream.async_read_some(
-        buffer, tls_handler{shared_from_this(), tls_, body ? tls_op::body_read : tls_op::read,
-                            epoch_});
+        buffer,
+        tls_handler{shared_from_this(), tls_, body ? tls_op::body_read : tls_op::read, epoch_});
 }
 
 void connection::tls_write() {

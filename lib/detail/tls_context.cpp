@@ -89,7 +89,8 @@ std::shared_ptr<const tls_setup> make_tls_setup(const tls_options& o,
     const int min = o.min_version == tls_version::tls1_3 ? TLS1_3_VERSION : TLS1_2_VERSION;
     SSL_CTX_set_min_proto_version(ctx->native_handle(), min);
     if (o.ca_file.empty()) {
-        load("the system's trust store", "", [&](error_code& ec) { ctx->set_default_verify_paths(ec); });
+        load("the system's trust store", "",
+             [&](error_code& ec) { ctx->set_default_verify_paths(ec); });
     } else {
         load("ca_file", o.ca_file, [&](error_code& ec) { ctx->load_verify_file(o.ca_file, ec); });
     }
@@ -102,8 +103,8 @@ std::shared_ptr<const tls_setup> make_tls_setup(const tls_options& o,
         if (SSL_CTX_check_private_key(ctx->native_handle()) != 1) {
             ERR_clear_error();
             refuse(make_error_code(tls_error::bad_configuration),
-                   "private_key_file \"" + o.private_key_file + "\" does not match certificate_file \"" +
-                       o.certificate_file + "\"");
+                   "private_key_file \"" + o.private_key_file +
+                       "\" does not match certificate_file \"" + o.certificate_file + "\"");
         }
     }
     setup->context = std::move(ctx);
@@ -137,16 +138,21 @@ namespace {
 
 error_code from_verify_result(long result) {
     switch (result) {
-        case X509_V_ERR_CERT_HAS_EXPIRED: return tls_error::certificate_expired;
-        case X509_V_ERR_CERT_NOT_YET_VALID: return tls_error::certificate_not_yet_valid;
+        case X509_V_ERR_CERT_HAS_EXPIRED:
+            return tls_error::certificate_expired;
+        case X509_V_ERR_CERT_NOT_YET_VALID:
+            return tls_error::certificate_not_yet_valid;
         case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
         case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
         case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
         case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-        case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN: return tls_error::unknown_issuer;
+        case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+            return tls_error::unknown_issuer;
         case X509_V_ERR_HOSTNAME_MISMATCH:
-        case X509_V_ERR_IP_ADDRESS_MISMATCH: return tls_error::name_mismatch;
-        default: return tls_error::certificate_rejected;
+        case X509_V_ERR_IP_ADDRESS_MISMATCH:
+            return tls_error::name_mismatch;
+        default:
+            return tls_error::certificate_rejected;
     }
 }
 
@@ -160,8 +166,10 @@ bool refuses_client_certificate(int reason) {
         case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
         case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
         case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
-        case SSL_R_TLSV1_ALERT_ACCESS_DENIED: return true;
-        default: return false;
+        case SSL_R_TLSV1_ALERT_ACCESS_DENIED:
+            return true;
+        default:
+            return false;
     }
 }
 
@@ -179,8 +187,10 @@ error_code classify_handshake_failure(error_code ec, SSL* ssl) {
             case SSL_R_WRONG_VERSION_NUMBER:
             case SSL_R_UNKNOWN_PROTOCOL:
             case SSL_R_PACKET_LENGTH_TOO_LONG:
-            case SSL_R_HTTP_REQUEST: return tls_error::not_tls;
-            default: break;
+            case SSL_R_HTTP_REQUEST:
+                return tls_error::not_tls;
+            default:
+                break;
         }
     }
     return tls_error::handshake_failed;

@@ -118,14 +118,14 @@ std::shared_ptr<router> router::make(asio::any_io_executor ex, const client_opti
     for (auto& node : r->nodes_) {
         // A server's own TLS options, else the client's; the files are loaded once per
         // server, and its connections share the context.
-        const auto& own = r->options_.servers.empty() ? std::nullopt
-                                                      : r->options_.servers[node->index_].tls;
+        const auto& own =
+            r->options_.servers.empty() ? std::nullopt : r->options_.servers[node->index_].tls;
         const auto& tls = own ? own : r->options_.tls;
         const auto setup = tls ? make_tls_setup(*tls, node->spec_.address) : nullptr;
         for (std::size_t c = 0; c < r->options_.connections_per_server; ++c) {
-            node->connections_.push_back(std::make_shared<connection>(
-                r->executor_, r->options_, node->spec_.address, tier ? node.get() : nullptr,
-                setup));
+            node->connections_.push_back(
+                std::make_shared<connection>(r->executor_, r->options_, node->spec_.address,
+                                             tier ? node.get() : nullptr, setup));
         }
     }
     if (tier) {

@@ -96,6 +96,18 @@ asio::awaitable<boost::system::error_code> error_of(Awaitable call) {
     co_return boost::system::error_code{};
 }
 
+// Stores `key`, trying again every 50 ms while it fails (a server just restarted, the
+// client finding out and reconnecting): whether it was stored within 50 attempts.
+inline asio::awaitable<bool> set_once_back(client& mc, std::string_view key,
+                                           std::string_view value) {
+    for (int attempt = 0; attempt < 50; ++attempt) {
+        auto [ec, stored] = co_await mc.set(key, value, {}, asio::as_tuple(asio::use_awaitable));
+        if (!ec && stored) co_return true;
+        co_await sleep_for(std::chrono::milliseconds(50));
+    }
+    co_return false;
+}
+
 // The value of a hit, or "<miss>": safer in a CHECK than dereferencing the optional.
 inline std::string value_of(const std::optional<item>& it) {
     return it ? std::string(it->value()) : std::string("<miss>");
