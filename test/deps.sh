@@ -5,14 +5,12 @@
 # Boost 1.81 comes from libboost1.81-dev: libboost-dev is still 1.74 on Debian 12, too old
 # for Asio's per-operation cancellation. libclang-rt-14-dev carries libFuzzer and clang's
 # sanitizer runtimes. libssl-dev is memcoro's TLS; the openssl command line makes the TLS
-# tests' certificates.
-memcoro_packages=(
-    g++ clang libclang-rt-14-dev meson ninja-build pkg-config cmake
-    libboost1.81-dev doctest-dev
-    memcached libmemcached-dev libmemcached-tools python3-pymemcache python3-memcache
-    python3-pylibmc nutcracker
-    libssl-dev openssl
-    strace
+# tests' certificates. One group a line: "name: packages".
+memcoro_package_groups=(
+    "compilers and build tools: g++ clang libclang-rt-14-dev meson ninja-build pkg-config cmake"
+    "libraries: libboost1.81-dev doctest-dev libssl-dev"
+    "memcached and the clients compared with: memcached libmemcached-dev libmemcached-tools python3-pymemcache python3-memcache python3-pylibmc nutcracker"
+    "tools: openssl strace"
 )
 
 # The release build directory is shared by test/run.sh and bench/run.sh, so both must
@@ -23,19 +21,31 @@ memcoro_release_dir=build/release
 memcoro_release_options=(-Dbuildtype=release -Dwerror=true)
 
 # Installs the packages that are not installed yet, the project's and any named as
-# arguments; prints nothing when none is missing.
+# arguments (the group "more"); prints nothing when none is missing, else one line per
+# group it installs. apt's own output goes to build/apt.log, shown only if it fails.
 memcoro_install_deps() {
-    local pkg missing=()
-    for pkg in "${memcoro_packages[@]}" "$@"; do
-        if [[ "$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null)" != installed ]]; then
-            missing+=("$pkg")
+    local groups=("${memcoro_package_groups[@]}")
+    if (($# > 0)); then
+        groups+=("more: $*")
+    fi
+    local group pkg missing=() lines=()
+    for group in "${groups[@]}"; do
+        local want=()
+        for pkg in ${group#*: }; do
+            if [[ "$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null)" != installed ]]; then
+                want+=("$pkg")
+            fi
+        done
+        if ((${#want[@]} > 0)); then
+            missing+=("${want[@]}")
+            lines+=("==> installing ${group%%: *}: ${want[*]}")
         fi
     done
     if ((${#missing[@]} == 0)); then
         return 0
     fi
+    printf '%s\n' "${lines[@]}"
 
-    echo "==> installing missing packages: ${missing[*]}"
     local sudo=()
     if ((EUID != 0)); then
         sudo=(sudo)
@@ -49,16 +59,19 @@ memcoro_install_deps() {
         "${sudo[@]}" chmod 755 "$policy"
         own_policy=1
     fi
+    mkdir -p build
+    local log=build/apt.log
     {
-        "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+        "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q &&
             "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-                apt-get install -y -qq --no-install-recommends "${missing[@]}"
-    } || rc=$?
+                apt-get install -y -q --no-install-recommends "${missing[@]}"
+    } >"$log" 2>&1 || rc=$?
     if ((own_policy)); then
         "${sudo[@]}" rm -f "$policy"
     fi
     if ((rc != 0)); then
-        echo "error: apt-get failed ($rc) installing: ${missing[*]}" >&2
+        tail -n 40 "$log" >&2
+        echo "error: apt-get failed ($rc) installing: ${missing[*]} (whole log: $log)" >&2
         return "$rc"
     fi
 }
