@@ -23,7 +23,10 @@
 #if MEMCORO_TEST_TLS
 #include <openssl/ssl.h>
 
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #endif
 
 namespace {
@@ -429,6 +432,77 @@ TEST_CASE("TLS: reconnects after a server restart, and the health check runs ove
         CHECK(co_await set_once_back(mc, "k2", "v2"));
         CHECK(value_of(co_await mc.get("k2")) == "v2");
     });
+}
+
+namespace {
+
+// A TLS peer that notes the name (SNI) a client's hello carries, then refuses the
+// handshake: memcached does not show what it was sent.
+class sni_recorder {
+  public:
+    explicit sni_recorder(asio::io_context& ioc)
+        : context_(asio::ssl::context::tls_server),
+          acceptor_(ioc, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+        context_.use_certificate_chain_file(test_certs().server_cert);
+        context_.use_private_key_file(test_certs().server_key, asio::ssl::context::pem);
+        SSL_CTX_set_tlsext_servername_callback(context_.native_handle(), &sni_recorder::on_hello);
+        SSL_CTX_set_tlsext_servername_arg(context_.native_handle(), this);
+        asio::co_spawn(ioc, serve(), asio::detached);
+    }
+    [[nodiscard]] std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+    [[nodiscard]] int hellos() const { return hellos_; }
+    // The last hello's name; empty when it had none.
+    [[nodiscard]] const std::string& name() const { return name_; }
+
+  private:
+    static int on_hello(SSL* ssl, int*, void* arg) {
+        auto* self = static_cast<sni_recorder*>(arg);
+        ++self->hellos_;
+        const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+        self->name_ = name != nullptr ? name : "";
+        return SSL_TLSEXT_ERR_ALERT_FATAL;
+    }
+    asio::awaitable<void> serve() {
+        for (;;) {
+            auto [ec, socket] = co_await acceptor_.async_accept(tuple);
+            if (ec) co_return;
+            asio::ssl::stream<asio::ip::tcp::socket> stream(std::move(socket), context_);
+            (void)co_await stream.async_handshake(asio::ssl::stream_base::server, tuple);
+        }
+    }
+
+    asio::ssl::context context_;
+    asio::ip::tcp::acceptor acceptor_;
+    int hellos_ = 0;
+    std::string name_;
+};
+
+}  // namespace
+
+TEST_CASE("TLS: SNI carries the host name, or server_name; never an IP address") {
+    struct case_ {
+        std::string host;
+        std::string server_name;
+        std::string sent;
+    };
+    for (const auto& c : {case_{"localhost", "", "localhost"}, case_{"127.0.0.1", "", ""},
+                          case_{"127.0.0.1", "cache.example.org", "cache.example.org"}}) {
+        CAPTURE(c.host);
+        CAPTURE(c.server_name);
+        asio::io_context ioc;
+        sni_recorder peer(ioc);
+        auto tls = trusting_test_ca();
+        tls.server_name = c.server_name;
+        memcoro::client_options o;
+        o.server = c.host + ":" + std::to_string(peer.port());
+        o.tls = tls;
+        run_client_on(ioc, o, [&](memcoro::client& mc) -> asio::awaitable<void> {
+            auto [ec, it] = co_await mc.get("k", tuple);
+            CHECK(ec == tls_error::handshake_failed);
+        });
+        CHECK(peer.hellos() == 1);
+        CHECK(peer.name() == c.sent);
+    }
 }
 
 TEST_CASE("TLS: a configuration that cannot be loaded is refused by the constructor") {
