@@ -5,9 +5,10 @@
 # Boost 1.81 comes from libboost1.81-dev: libboost-dev is still 1.74 on Debian 12, too old
 # for Asio's per-operation cancellation. libclang-rt-14-dev carries libFuzzer and clang's
 # sanitizer runtimes. libssl-dev is memcoro's TLS; the openssl command line makes the TLS
-# tests' certificates. One group a line: "name: packages".
+# tests' certificates. pkg-config, cmake and make build the programs that use the
+# installed library (test/consumers). One group a line: "name: packages".
 memcoro_package_groups=(
-    "compilers and build tools: g++ clang libclang-rt-14-dev meson ninja-build pkg-config cmake"
+    "compilers and build tools: g++ clang libclang-rt-14-dev meson ninja-build pkg-config cmake make"
     "libraries: libboost1.81-dev doctest-dev libssl-dev"
     "memcached and the clients compared with: memcached libmemcached-dev libmemcached-tools python3-pymemcache python3-memcache python3-pylibmc nutcracker"
     "tools: openssl strace"

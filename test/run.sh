@@ -4,6 +4,9 @@
 # each in its own build directory (reused on the next run):
 #
 #   release    g++, release, -Werror                     build/release
+#   install    g++, release, static, installed           build/install
+#              (test/consumers/run.sh), then used through pkg-config, CMake and a
+#              meson subproject, from outside the tree
 #   clang      clang++, release, -Werror, without TLS    build/clang
 #   sanitize   g++, debug, AddressSanitizer + UBSan      build/sanitize
 #   tsan       g++, debug, ThreadSanitizer               build/tsan
@@ -13,7 +16,8 @@
 # prints a summary and exits non-zero if anything failed.
 #
 # Environment:
-#   MEMCORO_QUICK=1  skip the clang, tsan and fuzz configurations, for fast local iterations
+#   MEMCORO_QUICK=1  skip the clang, install, tsan and fuzz configurations, for fast local
+#                    iterations
 #                    (release and sanitize still run). CI always runs everything.
 #   MEMCORO_JOBS=N   parallel compile jobs (default 2: CI machines have 2 cores).
 #
@@ -111,6 +115,21 @@ run_config() {
     record "$name" PASS "$ok passed" "$started"
 }
 
+# Installs memcoro into a temporary prefix and builds and runs a program through each of
+# pkg-config, CMake and a meson subproject (test/consumers/run.sh, quiet unless it fails).
+run_install() {
+    local started=$SECONDS
+    echo "==> [install] test/consumers/run.sh"
+    if MEMCORO_JOBS=$jobs bash test/consumers/run.sh; then
+        record install PASS "pkg-config, CMake, subproject" "$started"
+        total_passed=$((total_passed + 1))
+    else
+        record install FAIL "test/consumers/run.sh failed" "$started"
+        total_failed=$((total_failed + 1))
+        return 1
+    fi
+}
+
 run_fuzz() {
     local started=$SECONDS
     if [[ ! -f test/fuzz/run_fuzz.sh ]]; then
@@ -160,6 +179,11 @@ run_counts() {
 }
 
 run_config release "$memcoro_release_dir" g++ "${memcoro_release_options[@]}" && run_counts || true
+if [[ $quick == 1 ]]; then
+    record install SKIP "MEMCORO_QUICK=1" "$SECONDS"
+else
+    run_install || true
+fi
 if [[ $quick == 1 ]]; then
     record clang SKIP "MEMCORO_QUICK=1" "$SECONDS"
 else
