@@ -38,7 +38,8 @@
 //   the socket from where they are, and must stay valid and unchanged until the
 //   operation completes (with co_await they do). A value passed as an rvalue (a
 //   temporary std::string, say) is moved or copied into the operation. set_many's
-//   values are views and follow the lvalue rule; key spans are read at the start.
+//   values are views and follow the lvalue rule; the key ranges of get_many and
+//   remove_many are read when the operation starts (see get_many).
 // - Threads: operations may be started from any thread at once (the connection's
 //   state is guarded by a mutex that no handler runs under). Handlers run on their
 //   associated executor; a handler is never run inside the call that started it.
@@ -63,6 +64,7 @@
 #include <memcoro/detail/value_sink.hpp>
 #include <memcoro/error.hpp>
 #include <memcoro/item.hpp>
+#include <memcoro/keys.hpp>
 #include <memcoro/meta.hpp>
 #include <memcoro/options.hpp>
 #include <memory>
@@ -193,17 +195,40 @@ public:
     // key(); misses are absent. One request on the wire (one classic get; with
     // key_encoding::base64, quiet `mg` lines closed by `mn`, and key() gives the bytes
     // asked for, not their base64).
-    template <boost::asio::completion_token_for<void(error_code, std::vector<item>)> Token =
-                  default_token>
-    auto get_many(std::span<const std::string_view> keys, const call_options& opts = {},
-                  Token&& token = {}) {
-        return many(false, keys, opts, std::forward<Token>(token));
+    //
+    // The keys of get_many, gets_many and remove_many: any key_range (keys.hpp), i.e.
+    // any range of string-like keys, such as std::vector<std::string>,
+    // std::vector<std::string_view>, a std::span of views, std::list<std::string> or
+    // std::array<const char*, N>; or a braced list of up to 16 (braced_keys),
+    // `co_await mc.get_many({"a", "b"})`. None (an empty list) is
+    // error::invalid_argument. The keys are copied into the request when the operation
+    // starts, and nothing refers to the range after that: it, and the strings its keys
+    // view, need to live only until then. The operation starts within the call for a
+    // callback or asio::use_future, so the range need not outlive the call; at the
+    // co_await for asio::use_awaitable, so temporaries inside `co_await
+    // mc.get_many(...)` live long enough; when launched for asio::deferred.
+    // Cost: views in contiguous memory (a span or vector of std::string_view) go to the
+    // request as they are; the views of other ranges are first gathered on the stack
+    // (a heap block only beyond 128 keys).
+    template <key_range Keys, boost::asio::completion_token_for<void(error_code, std::vector<item>)>
+                                  Token = default_token>
+    auto get_many(Keys&& keys, const call_options& opts = {}, Token&& token = {}) {
+        return many(false, detail::key_arg(keys), opts, std::forward<Token>(token));
     }
     template <boost::asio::completion_token_for<void(error_code, std::vector<item>)> Token =
                   default_token>
-    auto gets_many(std::span<const std::string_view> keys, const call_options& opts = {},
-                   Token&& token = {}) {
-        return many(true, keys, opts, std::forward<Token>(token));
+    auto get_many(braced_keys keys, const call_options& opts = {}, Token&& token = {}) {
+        return many(false, detail::key_arg(keys), opts, std::forward<Token>(token));
+    }
+    template <key_range Keys, boost::asio::completion_token_for<void(error_code, std::vector<item>)>
+                                  Token = default_token>
+    auto gets_many(Keys&& keys, const call_options& opts = {}, Token&& token = {}) {
+        return many(true, detail::key_arg(keys), opts, std::forward<Token>(token));
+    }
+    template <boost::asio::completion_token_for<void(error_code, std::vector<item>)> Token =
+                  default_token>
+    auto gets_many(braced_keys keys, const call_options& opts = {}, Token&& token = {}) {
+        return many(true, detail::key_arg(keys), opts, std::forward<Token>(token));
     }
 
     // ---- Storage ---------------------------------------------------------------
@@ -292,15 +317,16 @@ public:
     }
 
     // void(error_code, std::size_t): how many of the keys existed (0 with noreply).
-    template <boost::asio::completion_token_for<void(error_code, std::size_t)> Token =
-                  default_token>
-    auto remove_many(std::span<const std::string_view> keys, const call_options& opts = {},
-                     Token&& token = {}) {
-        return boost::asio::async_initiate<Token, void(error_code, std::size_t)>(
-            [this](auto h, std::span<const std::string_view> k, call_options o) {
-                start_remove_many(k, o, {std::move(h), executor_});
-            },
-            token, keys, opts);
+    // The keys: any key_range, or a braced list, as for get_many.
+    template <key_range Keys, boost::asio::completion_token_for<void(error_code, std::size_t)>
+                                  Token = default_token>
+    auto remove_many(Keys&& keys, const call_options& opts = {}, Token&& token = {}) {
+        return remove_keys(detail::key_arg(keys), opts, std::forward<Token>(token));
+    }
+    template <
+        boost::asio::completion_token_for<void(error_code, std::size_t)> Token = default_token>
+    auto remove_many(braced_keys keys, const call_options& opts = {}, Token&& token = {}) {
+        return remove_keys(detail::key_arg(keys), opts, std::forward<Token>(token));
     }
 
     // void(error_code, std::optional<std::uint64_t>): the new value; nullopt when the
@@ -544,14 +570,27 @@ private:
                    call_options o) { start_retrieve(kd, k, t, o, {std::move(h), executor_}); },
             token, kind, key, ttl, opts);
     }
-    template <class Token>
-    auto many(bool with_cas, std::span<const std::string_view> keys, const call_options& opts,
-              Token&& token) {
+    // `keys` is what detail::key_arg made: a span of views, or a pointer to the
+    // caller's range, whose views are gathered only once the operation starts.
+    template <class Keys, class Token>
+    auto many(bool with_cas, Keys keys, const call_options& opts, Token&& token) {
         return boost::asio::async_initiate<Token, void(error_code, std::vector<item>)>(
-            [this](auto h, bool c, std::span<const std::string_view> k, call_options o) {
-                start_many(c, k, o, {std::move(h), executor_});
+            [this](auto h, bool c, Keys k, call_options o) {
+                detail::with_key_views(k, [&](std::span<const std::string_view> views) {
+                    start_many(c, views, o, {std::move(h), executor_});
+                });
             },
             token, with_cas, keys, opts);
+    }
+    template <class Keys, class Token>
+    auto remove_keys(Keys keys, const call_options& opts, Token&& token) {
+        return boost::asio::async_initiate<Token, void(error_code, std::size_t)>(
+            [this](auto h, Keys k, call_options o) {
+                detail::with_key_views(k, [&](std::span<const std::string_view> views) {
+                    start_remove_many(views, o, {std::move(h), executor_});
+                });
+            },
+            token, keys, opts);
     }
     template <class Token>
     auto store(store_kind kind, std::string_view key, encoded value, const store_options& opts,

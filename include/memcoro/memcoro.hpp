@@ -5,6 +5,7 @@
 #include <memcoro/codec.hpp>
 #include <memcoro/error.hpp>
 #include <memcoro/item.hpp>
+#include <memcoro/keys.hpp>
 #include <memcoro/meta.hpp>
 #include <memcoro/options.hpp>
 #include <memcoro/tls.hpp>
