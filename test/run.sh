@@ -115,36 +115,35 @@ run_config() {
     record "$name" PASS "$ok passed" "$started"
 }
 
-# Installs memcoro into a temporary prefix and builds and runs a program through each of
-# pkg-config, CMake and a meson subproject (test/consumers/run.sh, quiet unless it fails).
-run_install() {
-    local started=$SECONDS
-    echo "==> [install] test/consumers/run.sh"
-    if MEMCORO_JOBS=$jobs bash test/consumers/run.sh; then
-        record install PASS "pkg-config, CMake, subproject" "$started"
+# run_check NAME PASS_DETAIL COMMAND...: one summary line for a check that is a single
+# command (quiet unless it fails), counted as one test.
+run_check() {
+    local name=$1 detail=$2 started=$SECONDS
+    shift 2
+    echo "==> [$name] $*"
+    if "$@"; then
+        record "$name" PASS "$detail" "$started"
         total_passed=$((total_passed + 1))
     else
-        record install FAIL "test/consumers/run.sh failed" "$started"
+        record "$name" FAIL "failed: $*" "$started"
         total_failed=$((total_failed + 1))
         return 1
     fi
 }
 
+# Installs memcoro into a temporary prefix and builds and runs a program through each of
+# pkg-config, CMake and a meson subproject.
+run_install() {
+    MEMCORO_JOBS=$jobs run_check install "pkg-config, CMake, subproject" \
+        bash test/consumers/run.sh
+}
+
 run_fuzz() {
-    local started=$SECONDS
     if [[ ! -f test/fuzz/run_fuzz.sh ]]; then
-        record fuzz SKIP "test/fuzz/run_fuzz.sh not written yet" "$started"
+        record fuzz SKIP "test/fuzz/run_fuzz.sh not written yet" "$SECONDS"
         return 0
     fi
-    echo "==> [fuzz] test/fuzz/run_fuzz.sh 60"
-    if bash test/fuzz/run_fuzz.sh 60; then
-        record fuzz PASS "run_fuzz.sh 60" "$started"
-        total_passed=$((total_passed + 1))
-    else
-        record fuzz FAIL "run_fuzz.sh 60 failed" "$started"
-        total_failed=$((total_failed + 1))
-        return 1
-    fi
+    run_check fuzz "run_fuzz.sh 60" bash test/fuzz/run_fuzz.sh 60
 }
 
 # The counts per operation that do not move with machine noise (allocations, system
@@ -165,17 +164,9 @@ count_bounds+=',syscalls_s1<=5,syscalls_s2<=0.25,syscalls_s4<=0.05'
 count_bounds+=',allocs_s2_tls<=0.01,sslallocs_s1_tls<=4.5,sslallocs_s2_tls<=0.5'
 count_bounds+=',syscalls_s2_tls<=0.3'
 run_counts() {
-    local started=$SECONDS
-    echo "==> [counts] bench/suite/det_counts.py --check $count_bounds"
-    if /usr/bin/python3 bench/suite/det_counts.py --bin "$memcoro_release_dir/bench/suite" \
-        --metrics allocs,sslallocs,syscalls --check "$count_bounds"; then
-        record counts PASS "allocs and syscalls per op in bounds" "$started"
-        total_passed=$((total_passed + 1))
-    else
-        record counts FAIL "det_counts.py --check failed" "$started"
-        total_failed=$((total_failed + 1))
-        return 1
-    fi
+    run_check counts "allocs and syscalls per op in bounds" \
+        /usr/bin/python3 bench/suite/det_counts.py --bin "$memcoro_release_dir/bench/suite" \
+        --metrics allocs,sslallocs,syscalls --check "$count_bounds"
 }
 
 run_config release "$memcoro_release_dir" g++ "${memcoro_release_options[@]}" && run_counts || true

@@ -12,64 +12,14 @@ passes without memcached would prove nothing.
 """
 
 import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from memcached_procs import MemcachedProcs, free_port  # noqa: E402
+
 SKIP = 77  # meson's exit status for a skipped test
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def answers(port):
-    """True once the server answers `version`."""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-            s.sendall(b"version\r\n")
-            return s.recv(64).startswith(b"VERSION")
-    except OSError:
-        return False
-
-
-class Servers:
-    def __init__(self, count):
-        self.procs = []
-        self.ports = []
-        user = ["-u", "nobody"] if os.geteuid() == 0 else []
-        binary = shutil.which("memcached") or "/usr/bin/memcached"
-        for _ in range(count):
-            port = free_port()
-            self.procs.append(subprocess.Popen(
-                [binary, "-p", str(port), "-U", "0", "-l", "127.0.0.1", *user],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-            self.ports.append(port)
-            deadline = time.monotonic() + 10
-            while not answers(port):
-                if time.monotonic() > deadline or self.procs[-1].poll() is not None:
-                    self.stop()
-                    raise RuntimeError(f"memcached on port {port} did not start")
-                time.sleep(0.02)
-
-    def address(self, i):
-        return f"127.0.0.1:{self.ports[i]}"
-
-    def stop(self):
-        for p in self.procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in self.procs:
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
 
 
 def run(argv):
@@ -112,9 +62,9 @@ def main():
         return 2
 
     failed = 0
-    servers = Servers(3)
+    servers = MemcachedProcs()
     try:
-        live = [servers.address(i) for i in range(3)]
+        live = [servers.start_tcp() for _ in range(3)]
         nowhere = [f"127.0.0.1:{free_port()}" for _ in range(3)]  # nothing listens there
         for name in sorted(programs):
             started = time.monotonic()

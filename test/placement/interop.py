@@ -15,72 +15,30 @@ key on the same server:
 
 import os
 import random
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from memcached_procs import MemcachedProcs  # noqa: E402
 
 KEYS = 3000
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+class Servers(MemcachedProcs):
+    """Three servers on TCP ports and one on a unix socket in `tmp`."""
 
-
-def answers(addr):
-    """True once the server answers `version`."""
-    family = socket.AF_UNIX if isinstance(addr, str) else socket.AF_INET
-    try:
-        with socket.socket(family, socket.SOCK_STREAM) as s:
-            s.settimeout(1)
-            s.connect(addr)
-            s.sendall(b"version\r\n")
-            return s.recv(64).startswith(b"VERSION")
-    except OSError:
-        return False
-
-
-class Servers:
     def __init__(self, tmp):
-        self.procs = []
-        self.ports = [free_port() for _ in range(3)]
+        super().__init__()
+        for _ in range(3):
+            self.start_tcp()
         self.sock = os.path.join(tmp, "memcached.sock")
-        user = ["-u", "nobody"] if os.geteuid() == 0 else []
-        binary = shutil.which("memcached") or "/usr/bin/memcached"
-        for port in self.ports:
-            self.start([binary, "-p", str(port), "-U", "0", "-l", "127.0.0.1", *user],
-                       ("127.0.0.1", port))
-        if user:
+        if self.user:
             os.chmod(tmp, 0o777)  # the server runs as nobody and creates the socket here
-        self.start([binary, "-s", self.sock, "-a", "0777", *user], self.sock)
-
-    def start(self, argv, addr):
-        self.procs.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL,
-                                           stderr=subprocess.DEVNULL))
-        deadline = time.monotonic() + 10
-        while not answers(addr):
-            if time.monotonic() > deadline or self.procs[-1].poll() is not None:
-                raise RuntimeError(f"memcached {argv} did not start")
-            time.sleep(0.02)
+        self.start_unix(self.sock)
 
     def tcp(self, i):
         return f"127.0.0.1:{self.ports[i]}"
-
-    def stop(self):
-        for p in self.procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in self.procs:
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
 
 
 def read_back(tool, distribution, specs, written):
