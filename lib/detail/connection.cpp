@@ -45,9 +45,9 @@ connection::connection(asio::any_io_executor ex, const client_options& options,
       connect_error_(error::not_connected),
       encoder_(encoder_options_from(options)),
       parser_(parser_limits_from(options)),
+      rbuf_(std::max<std::size_t>(options.read_buffer_size, 8 * 1024)),
       backoff_(options.reconnect_backoff) {
-    rbuf_capacity_ = std::max<std::size_t>(options.read_buffer_size, 8 * 1024);
-    rbuf_ = std::make_unique_for_overwrite<char[]>(rbuf_capacity_);
+    rbuf_.reserve(rbuf_.max_size());
     if (!options.username.empty()) credentials_ = options.username + ' ' + options.password;
     // twemproxy: what a probe would have found out, so text without a probe.
     text_after_probe_closed_ = options.protocol == wire_protocol::twemproxy;

@@ -16,6 +16,7 @@
 #include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 #include <cstdint>
 #include <memcoro/detail/operation.hpp>
 #include <memcoro/options.hpp>
@@ -270,10 +271,11 @@ class connection final : public std::enable_shared_from_this<connection>, privat
     // Reading.
     ring<expected_reply> expected_;
     protocol::response_parser parser_;
-    std::unique_ptr<char[]> rbuf_;
-    std::size_t rbuf_capacity_ = 0;
-    std::size_t rbegin_ = 0;  // unconsumed bytes are [rbegin_, rend_)
-    std::size_t rend_ = 0;
+    // Bytes read and not yet parsed: data(). Its size is fixed at construction
+    // (max_size() == capacity()), so it never reallocates: the room a read is given is
+    // all of it but the unparsed bytes, which prepare() first moves to the front (the
+    // parser's offsets count from the first unparsed byte, so it never notices).
+    boost::beast::flat_buffer rbuf_;
     bool reading_ = false;
     operation* body_reader_ = nullptr;  // a body is being read straight into its storage
     std::size_t body_read_size_ = 0;    // how much of that read goes to the body

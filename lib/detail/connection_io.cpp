@@ -2,7 +2,6 @@
 #include <algorithm>
 #include <array>
 #include <boost/asio/write.hpp>
-#include <cstring>
 #include <memcoro/error.hpp>
 #include <memcoro/tls.hpp>
 #include <span>
@@ -188,17 +187,8 @@ void connection::start_read() {
         return;
     }
 
-    if (rbegin_ == rend_) {
-        rbegin_ = rend_ = 0;
-    } else if (rbuf_capacity_ - rend_ < rbuf_capacity_ / 4) {
-        // The parser's offsets are relative to the unconsumed bytes, so moving them
-        // to the front is invisible to it.
-        std::memmove(rbuf_.get(), rbuf_.get() + rbegin_, rend_ - rbegin_);
-        rend_ -= rbegin_;
-        rbegin_ = 0;
-    }
-    read_size_ = rbuf_capacity_ - rend_;
-    if (rend_ == 0 && expected_.size() == 1 && expected_.front().op != nullptr &&
+    read_size_ = rbuf_.max_size() - rbuf_.size();
+    if (rbuf_.size() == 0 && expected_.size() == 1 && expected_.front().op != nullptr &&
         expected_.front().op->expects_one_value()) {
         // The only reply due carries one value, perhaps a large one. Bytes read into the
         // buffer past its header are copied out again; bytes left in the socket go
@@ -207,7 +197,7 @@ void connection::start_read() {
         read_size_ = std::min(read_size_, first_read_limit);
     }
     reading_ = true;
-    initiate_read(asio::buffer(rbuf_.get() + rend_, read_size_), /*body=*/false);
+    initiate_read(rbuf_.prepare(read_size_), /*body=*/false);
 }
 
 template <typename Buffers>
@@ -234,15 +224,14 @@ void connection::initiate_read(const Buffers& buffers, bool body) {
 // not copied, and the few bytes after it need no read of their own.
 operation* connection::prepare_body_read(std::array<asio::mutable_buffer, 2>& buffers) {
     const std::size_t remaining = parser_.body_remaining();
-    if (remaining == 0 || rbegin_ != rend_ || expected_.empty()) return nullptr;
+    if (remaining == 0 || rbuf_.size() != 0 || expected_.empty()) return nullptr;
     auto* op = expected_.front().op;
     const auto target = op != nullptr ? op->body_target(remaining) : std::span<char>{};
     if (target.empty()) return nullptr;
-    rbegin_ = rend_ = 0;
     body_read_size_ = std::min(target.size(), remaining);
-    read_size_ = body_read_size_ + (body_read_size_ == remaining ? rbuf_capacity_ : 0);
+    read_size_ = body_read_size_ + (body_read_size_ == remaining ? rbuf_.max_size() : 0);
     buffers = {asio::buffer(target.data(), body_read_size_),
-               asio::buffer(rbuf_.get(), read_size_ - body_read_size_)};
+               rbuf_.prepare(read_size_ - body_read_size_)};
     return op;
 }
 
@@ -251,7 +240,7 @@ void connection::body_read(operation* op, std::size_t n) {
     const std::size_t body = std::min(n, body_read_size_);
     op->body_filled(body);
     parser_.skip_body(body);
-    rend_ = n - body;
+    rbuf_.commit(n - body);
     last_read_ = last_activity_ = clock::now();
     process_input();
 }
@@ -316,7 +305,7 @@ void connection::read_done(lock_type& lock, error_code ec, std::size_t n, std::u
         settle(lock);
         return;
     }
-    rend_ += n;
+    rbuf_.commit(n);
     last_read_ = last_activity_ = clock::now();
     if (observer_) observer_->on_reply();
     const bool filled = n == read_size_;
@@ -353,14 +342,15 @@ void connection::body_read_done(lock_type& lock, error_code ec, std::size_t n,
 
 void connection::process_input() {
     while (state_ == state::probing || state_ == state::ready) {
-        const std::string_view input(rbuf_.get() + rbegin_, rend_ - rbegin_);
+        const auto unparsed = rbuf_.data();
+        const std::string_view input(static_cast<const char*>(unparsed.data()), unparsed.size());
         if (expected_.empty()) {
             // Bytes nobody asked for: the stream is not what we think it is.
             if (!input.empty()) close(error::protocol_error);
             return;
         }
         const auto r = parser_.parse(input);
-        rbegin_ += r.consumed;
+        rbuf_.consume(r.consumed);
         if (r.ev.kind == protocol::event_kind::need_more) {
             if (r.consumed == 0) return;
             continue;

@@ -85,7 +85,7 @@ void connection::on_connected(error_code ec, std::uint64_t epoch) {
 void connection::begin_session() {
     last_read_ = last_activity_ = clock::now();
     parser_.reset();
-    rbegin_ = rend_ = 0;
+    rbuf_.clear();
     if (needs_probe()) {
         start_probe();
     } else {
@@ -327,7 +327,7 @@ void connection::drop_stream(error_code ec) {
     health_check_due_ = false;
     unfenced_ = false;
     parser_.reset();
-    rbegin_ = rend_ = 0;
+    rbuf_.clear();
 
     for (std::size_t i = 0; i < expected_.size(); ++i) {
         auto* op = expected_[i].op;
