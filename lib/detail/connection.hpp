@@ -17,6 +17,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/circular_buffer.hpp>
 #include <cstdint>
 #include <memcoro/detail/operation.hpp>
 #include <memcoro/options.hpp>
@@ -29,7 +30,6 @@
 
 #include "address.hpp"
 #include "health_observer.hpp"
-#include "ring.hpp"
 
 namespace memcoro::detail {
 
@@ -122,6 +122,10 @@ class connection final : public std::enable_shared_from_this<connection>, privat
         register_reply(shape, part, true);
     }
     void register_reply(protocol::reply_shape shape, std::uint32_t part, bool quiet);
+    // Appends to expected_, doubling its capacity when it is full: a circular_buffer
+    // would otherwise overwrite its oldest entry. It never shrinks, so once it has
+    // grown to the deepest pipeline seen, nothing allocates.
+    void push_expected(const expected_reply& reply);
     void no_reply() noexcept override { unfenced_ = true; }
     peer_commands commands() const noexcept override {
         return text_after_probe_closed_ ? peer_commands::twemproxy : peer_commands::all;
@@ -269,7 +273,7 @@ class connection final : public std::enable_shared_from_this<connection>, privat
     std::uint32_t next_opaque_ = 1;
 
     // Reading.
-    ring<expected_reply> expected_;
+    boost::circular_buffer<expected_reply> expected_;
     protocol::response_parser parser_;
     // Bytes read and not yet parsed: data(). Its size is fixed at construction
     // (max_size() == capacity()), so it never reallocates: the room a read is given is

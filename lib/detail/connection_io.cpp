@@ -29,6 +29,12 @@ constexpr std::size_t max_write_bytes = 4 * 1024 * 1024;
 // ---------------------------------------------------------------------------------
 // Writing
 
+void connection::push_expected(const expected_reply& reply) {
+    if (expected_.full())
+        expected_.set_capacity(std::max<std::size_t>(64, expected_.capacity() * 2));
+    expected_.push_back(reply);
+}
+
 void connection::register_reply(protocol::reply_shape shape, std::uint32_t part, bool quiet) {
     const bool was_idle = expected_.empty();
     std::uint32_t opaque = 0;
@@ -38,7 +44,7 @@ void connection::register_reply(protocol::reply_shape shape, std::uint32_t part,
         // between the requests in flight at once.
         next_opaque_ = next_opaque_ == 999'999'999 ? 1 : next_opaque_ + 1;
     }
-    expected_.push_back({encoding_, shape, part, opaque, quiet});
+    push_expected({encoding_, shape, part, opaque, quiet});
     if (encoding_ != nullptr) {
         ++encoding_->replies_due_;
         ++encoding_->refs_;

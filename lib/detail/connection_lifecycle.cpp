@@ -140,17 +140,17 @@ void connection::start_probe() {
     if (!credentials_.empty()) {
         // The key is ignored; the data is "<user> <password>".
         (void)encoder_.store(protocol::store_command::set, "auth", credentials_, 0, 0, false);
-        expected_.push_back({nullptr, protocol::reply_shape::stored, 0, 0});
+        push_expected({nullptr, protocol::reply_shape::stored, 0, 0});
     }
     const bool asks_version =
         options_.protocol == wire_protocol::automatic || options_.protocol == wire_protocol::meta;
     if (asks_version) {
         (void)encoder_.version();
-        expected_.push_back({nullptr, protocol::reply_shape::version, 0, 0});
+        push_expected({nullptr, protocol::reply_shape::version, 0, 0});
     }
     if (options_.protocol == wire_protocol::automatic) {
         (void)encoder_.meta(protocol::meta_command::noop, {}, {});
-        expected_.push_back({nullptr, protocol::reply_shape::meta, 0, 0});
+        push_expected({nullptr, protocol::reply_shape::meta, 0, 0});
     }
     parser_.expect(expected_.front().shape);
     write_encoded(/*finish_inline=*/true);  // from an I/O handler
