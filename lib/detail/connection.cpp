@@ -79,6 +79,8 @@ void connection::submit(operation* op, std::chrono::milliseconds time_limit) {
     in_flight_.store(in_flight_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     const auto now = clock::now();
     if (time_limit.count() > 0) op->deadline_ = now + time_limit;
+    op->started_ = now;
+    if (options_.metrics) metrics_.started(*op);
     last_activity_ = now;
     if (state_ == state::shut_down) {
         complete(op, error::shut_down);
@@ -229,8 +231,11 @@ void connection::settle(lock_type& lock, bool from_user) {
         // batch's worth when the batch is larger than any before.
         operation* batch = std::exchange(finished_head_, nullptr);
         finished_tail_ = nullptr;
+        // One reading of the clock ends the batch's durations.
+        const auto now = options_.metrics ? clock::now() : clock::time_point{};
         for (auto* op = batch; op != nullptr; op = op->next_finished_) {
             op->last_ref_ = op->refs_ == 1;
+            if (options_.metrics) metrics_.finished(*op, now);
         }
         const connection* outer = std::exchange(flushing_here, this);
         lock.unlock();

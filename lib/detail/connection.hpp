@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "address.hpp"
+#include "connection_metrics.hpp"
 #include "health_observer.hpp"
 #include "ring.hpp"
 
@@ -78,6 +79,11 @@ class connection final : public std::enable_shared_from_this<connection>, privat
     // choosing among the connections of a pool, exact only when nothing runs.
     [[nodiscard]] std::uint32_t in_flight() const noexcept {
         return in_flight_.load(std::memory_order_relaxed);
+    }
+    // Adds this connection's counters and queue depth to `out`; safe from any thread.
+    void add_metrics(server_metrics& out) const noexcept {
+        metrics_.add_to(out);
+        out.queue_depth += in_flight();
     }
     // Whether a stream is open (connected, perhaps still probing), read under the lock.
     [[nodiscard]] bool is_open();
@@ -229,6 +235,8 @@ class connection final : public std::enable_shared_from_this<connection>, privat
     health_observer* observer_;
     // Changed only under the lock, so a plain load and store (no locked instruction).
     std::atomic<std::uint32_t> in_flight_{0};
+    // Counted when options_.metrics is on; changed under the lock, like in_flight_.
+    connection_metrics metrics_;
     boost::asio::generic::stream_protocol::socket socket_;
     boost::asio::ip::tcp::resolver resolver_;
     boost::asio::steady_timer timer_;
