@@ -35,8 +35,7 @@ void sample(std::string& out, std::string_view name, const std::string& labels,
     out += '\n';
 }
 
-void header(std::string& out, std::string_view name, std::string_view type,
-            std::string_view help) {
+void header(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
     out.append("# HELP ").append(name).append(" ").append(help).append("\n");
     out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
 }
@@ -97,12 +96,13 @@ std::string exposition(const memcoro::client_metrics& m) {
             char le[32] = "+Inf";
             if (b + 1 < memcoro::latency_histogram::buckets) {
                 const auto bound = memcoro::latency_histogram::upper_bound(b);
-                std::snprintf(le, sizeof le, "%g", static_cast<double>(bound.count()) / 1e6);
+                std::snprintf(le, sizeof le, "%.9g", static_cast<double>(bound.count()) / 1e9);
             }
             sample(out, std::string(h) + "_bucket", server(s) + ",le=\"" + le + "\"", cumulative);
         }
         char sum[64];
-        std::snprintf(sum, sizeof sum, "%.9f", std::chrono::duration<double>(s.latency.sum).count());
+        std::snprintf(sum, sizeof sum, "%.9f",
+                      std::chrono::duration<double>(s.latency.sum).count());
         out.append(h).append("_sum{").append(server(s)).append("} ").append(sum).append("\n");
         sample(out, std::string(h) + "_count", server(s), cumulative);
     }
@@ -154,9 +154,12 @@ int main(int argc, char** argv) {
     long seconds = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string_view a = argv[i];
-        if (a == "--server") servers = argv[i + 1];
-        else if (a == "--listen") listen_at = argv[i + 1];
-        else if (a == "--for") seconds = std::stol(argv[i + 1]);
+        if (a == "--server")
+            servers = argv[i + 1];
+        else if (a == "--listen")
+            listen_at = argv[i + 1];
+        else if (a == "--for")
+            seconds = std::stol(argv[i + 1]);
     }
     if (servers.empty()) {
         std::cerr << "usage: metrics_endpoint --server HOST:PORT[,...] [--listen HOST:PORT] "
@@ -170,8 +173,9 @@ int main(int argc, char** argv) {
         at = end + 1;
     }
     const auto colon = listen_at.rfind(':');
-    const tcp::endpoint endpoint(asio::ip::make_address(listen_at.substr(0, colon)),
-                                 static_cast<unsigned short>(std::stoi(listen_at.substr(colon + 1))));
+    const tcp::endpoint endpoint(
+        asio::ip::make_address(listen_at.substr(0, colon)),
+        static_cast<unsigned short>(std::stoi(listen_at.substr(colon + 1))));
 
     asio::io_context ioc;
     memcoro::client mc(ioc.get_executor(), options);

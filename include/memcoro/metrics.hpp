@@ -63,24 +63,22 @@ inline constexpr std::size_t error_slots = static_cast<std::size_t>(error::auth_
 [[nodiscard]] std::string_view error_slot_name(std::size_t slot) noexcept;
 
 // How long operations took from their start (the call) to their completion (when their
-// handler is due), in fixed buckets: 16 us, 32 us, 64 us ... 1.048576 s (16 us * 2^i for
-// i = 0..16), then everything longer. The end of a batch of operations completed by one
-// read is the time that read returned: the parsing of the batch (a few microseconds at
-// most) is not in it.
+// handler is due), in fixed buckets whose bounds are powers of two nanoseconds: 2^14 ns
+// (16.384 us), 2^15 ns (32.768 us) ... 2^30 ns (1.073741824 s), then everything longer.
+// Powers of two, so that finding the bucket costs a shift and a bit scan.
 struct latency_histogram {
     static constexpr std::size_t buckets = 18;
     // The upper bound of bucket `i` (inclusive) for i < buckets - 1; the last has none.
-    [[nodiscard]] static constexpr std::chrono::microseconds upper_bound(std::size_t i) noexcept {
-        return std::chrono::microseconds(std::int64_t{16} << i);
+    [[nodiscard]] static constexpr std::chrono::nanoseconds upper_bound(std::size_t i) noexcept {
+        return std::chrono::nanoseconds(std::int64_t{1} << (first_bound_log2 + i));
     }
     // The bucket a duration falls in.
     [[nodiscard]] static constexpr std::size_t bucket_of(std::chrono::nanoseconds d) noexcept {
-        // Whole microseconds, rounded up: 16.5 us is past the 16 us bound.
-        const auto us = d.count() <= 0 ? std::uint64_t{0}
-                                       : (static_cast<std::uint64_t>(d.count()) + 999) / 1000;
-        const auto i = static_cast<std::size_t>(std::bit_width(us > 16 ? (us - 1) >> 4 : 0));
+        const auto ns = d.count() > 0 ? static_cast<std::uint64_t>(d.count()) : 1;
+        const auto i = static_cast<std::size_t>(std::bit_width((ns - 1) >> first_bound_log2));
         return i < buckets - 1 ? i : buckets - 1;
     }
+    static constexpr int first_bound_log2 = 14;
 
     std::array<std::uint64_t, buckets> counts{};  // per bucket (not cumulative)
     std::chrono::nanoseconds sum{0};              // of every duration counted

@@ -225,6 +225,7 @@ class connection final : public std::enable_shared_from_this<connection>, privat
     // must not run inside that call, so they are posted rather than dispatched.
     void settle(lock_type& lock, bool from_user = false);
     [[nodiscard]] bool in_backoff(clock::time_point now) const noexcept;
+    [[nodiscard]] clock::time_point batch_time() noexcept;
 
     // Declared first so that it outlives every operation the members below still hold.
     operation_pool pool_;
@@ -296,6 +297,9 @@ class connection final : public std::enable_shared_from_this<connection>, privat
     std::chrono::milliseconds backoff_;
     std::uint64_t timer_generation_ = 0;
     clock::time_point timer_expiry_ = clock::time_point::max();
+    // A time read by the entry point under way, that settle() may take as the end of its
+    // completions (batch_time); time_point{}: none.
+    clock::time_point entry_time_{};
 };
 
 }  // namespace memcoro::detail

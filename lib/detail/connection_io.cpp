@@ -253,7 +253,7 @@ void connection::body_read(operation* op, std::size_t n) {
     op->body_filled(body);
     parser_.skip_body(body);
     rend_ = n - body;
-    last_read_ = last_activity_ = clock::now();
+    last_read_ = last_activity_ = entry_time_ = clock::now();
     if (options_.metrics) metrics_.bytes_read.add(n);
     process_input();
 }
@@ -319,7 +319,7 @@ void connection::read_done(lock_type& lock, error_code ec, std::size_t n, std::u
         return;
     }
     rend_ += n;
-    last_read_ = last_activity_ = clock::now();
+    last_read_ = last_activity_ = entry_time_ = clock::now();
     if (options_.metrics) metrics_.bytes_read.add(n);
     if (observer_) observer_->on_reply();
     const bool filled = n == read_size_;

@@ -227,7 +227,8 @@ void connection::on_timer(error_code ec, std::uint64_t generation) {
     if (generation != timer_generation_) return;  // re-armed or shut down since
     (void)ec;
     timer_expiry_ = clock::time_point::max();
-    expire(clock::now());
+    entry_time_ = clock::now();
+    expire(entry_time_);
     settle(lock);
 }
 

@@ -11,18 +11,19 @@ TEST_CASE("a duration falls in the first bucket whose bound is not below it") {
     CHECK(latency_histogram::bucket_of(0ns) == 0);
     CHECK(latency_histogram::bucket_of(-5ns) == 0);
     CHECK(latency_histogram::bucket_of(1ns) == 0);
-    CHECK(latency_histogram::bucket_of(16us) == 0);
-    CHECK(latency_histogram::bucket_of(16us + 1ns) == 1);
-    CHECK(latency_histogram::bucket_of(32us) == 1);
+    CHECK(latency_histogram::bucket_of(16384ns) == 0);
+    CHECK(latency_histogram::bucket_of(16385ns) == 1);
+    CHECK(latency_histogram::bucket_of(32768ns) == 1);
     CHECK(latency_histogram::bucket_of(33us) == 2);
-    CHECK(latency_histogram::bucket_of(1ms) == 6);  // 1024 us
+    CHECK(latency_histogram::bucket_of(1ms) == 6);  // up to 1048.576 us
     for (std::size_t i = 0; i + 1 < latency_histogram::buckets; ++i) {
         CAPTURE(i);
         const std::chrono::nanoseconds bound = latency_histogram::upper_bound(i);
         CHECK(latency_histogram::bucket_of(bound) == i);
         CHECK(latency_histogram::bucket_of(bound + 1ns) == i + 1);
     }
-    CHECK(latency_histogram::upper_bound(latency_histogram::buckets - 2) == 1048576us);
+    CHECK(latency_histogram::upper_bound(0) == 16384ns);
+    CHECK(latency_histogram::upper_bound(latency_histogram::buckets - 2) == 1073741824ns);
     CHECK(latency_histogram::bucket_of(10s) == latency_histogram::buckets - 1);
     CHECK(latency_histogram::bucket_of(std::chrono::hours(24 * 365)) ==
           latency_histogram::buckets - 1);
