@@ -9,25 +9,22 @@ namespace memcoro {
 namespace {
 
 // In the order of the enums.
-constexpr std::array<std::string_view, operation_kinds> kind_names{"get",         "gets",
-                                                                   "gat",         "gats",
-                                                                   "get_many",    "gets_many",
-                                                                   "set",         "add",
-                                                                   "replace",     "append",
-                                                                   "prepend",     "cas",
-                                                                   "set_many",    "remove",
-                                                                   "remove_many", "incr",
-                                                                   "decr",        "touch",
-                                                                   "meta_get",    "meta_set",
-                                                                   "meta_delete", "meta_arithmetic",
-                                                                   "stats",       "version",
-                                                                   "admin"};
+// clang-format off
+constexpr std::array<std::string_view, operation_kinds> kind_names{
+    "get", "gets", "gat", "gats", "get_many", "gets_many",
+    "set", "add", "replace", "append", "prepend", "cas", "set_many",
+    "remove", "remove_many", "incr", "decr", "touch",
+    "meta_get", "meta_set", "meta_delete", "meta_arithmetic",
+    "stats", "version", "admin"};
 
 constexpr std::array<std::string_view, error_slots> error_names{
-    "other",           "invalid_key",    "value_too_large", "invalid_argument",    "bad_value",
-    "unknown_command", "client_error",   "server_error",    "protocol_error",      "line_too_long",
-    "reply_too_large", "reply_mismatch", "not_connected",   "connection_closed",   "timeout",
-    "unresponsive",    "shut_down",      "server_dead",     "unsupported_command", "auth_failed"};
+    "other",
+    "invalid_key", "value_too_large", "invalid_argument", "bad_value",
+    "unknown_command", "client_error", "server_error",
+    "protocol_error", "line_too_long", "reply_too_large", "reply_mismatch",
+    "not_connected", "connection_closed", "timeout", "unresponsive", "shut_down", "server_dead",
+    "unsupported_command", "auth_failed"};
+// clang-format on
 // Every name given: a missing one would be an empty view at the end.
 static_assert(kind_names.back() == "admin" && error_names.back() == "auth_failed" &&
               error_names[static_cast<std::size_t>(error::timeout)] == "timeout");

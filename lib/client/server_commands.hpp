@@ -12,10 +12,10 @@ namespace memcoro::detail {
 
 class stats_op final : public basic_operation<stats_list> {
 public:
-  stats_op(handler_type&& h, const asio::any_io_executor& fallback, std::string_view args)
-      : basic_operation(std::move(h), fallback), args_(args) {
-      kind_ = operation_kind::stats;
-  }
+    stats_op(handler_type&& h, const asio::any_io_executor& fallback, std::string_view args)
+        : basic_operation(std::move(h), fallback), args_(args) {
+        kind_ = operation_kind::stats;
+    }
     error_code encode(encode_context& ctx) override;
     bool on_event(const protocol::event& ev, std::uint32_t part) override;
 
@@ -25,10 +25,10 @@ private:
 
 class version_op final : public basic_operation<std::string> {
 public:
-  version_op(handler_type&& h, const asio::any_io_executor& fallback)
-      : basic_operation(std::move(h), fallback) {
-      kind_ = operation_kind::version;
-  }
+    version_op(handler_type&& h, const asio::any_io_executor& fallback)
+        : basic_operation(std::move(h), fallback) {
+        kind_ = operation_kind::version;
+    }
     error_code encode(encode_context& ctx) override;
     bool on_event(const protocol::event& ev, std::uint32_t part) override;
 };

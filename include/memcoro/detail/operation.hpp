@@ -3,14 +3,16 @@
 // it; the connection never knows their result types.
 #pragma once
 
-#include <boost/system/error_code.hpp>
-#include <chrono>
-#include <cstddef>
-#include <cstdint>
 #include <memcoro/detail/operation_pool.hpp>
 #include <memcoro/metrics.hpp>
 #include <memcoro/protocol/encoder.hpp>
 #include <memcoro/protocol/reply.hpp>
+
+#include <boost/system/error_code.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <new>
 #include <span>
 #include <utility>
