@@ -96,7 +96,7 @@ std::string exposition(const memcoro::client_metrics& m) {
             char le[32] = "+Inf";
             if (b + 1 < memcoro::latency_histogram::buckets) {
                 const auto bound = memcoro::latency_histogram::upper_bound(b);
-                std::snprintf(le, sizeof le, "%.9g", static_cast<double>(bound.count()) / 1e9);
+                std::snprintf(le, sizeof le, "%.10g", static_cast<double>(bound.count()) / 1e9);
             }
             sample(out, std::string(h) + "_bucket", server(s) + ",le=\"" + le + "\"", cumulative);
         }
@@ -113,14 +113,16 @@ std::string exposition(const memcoro::client_metrics& m) {
 asio::awaitable<void> serve(tcp::socket socket, const memcoro::client& mc) {
     try {
         std::string request;
-        co_await asio::async_read_until(socket, asio::dynamic_buffer(request, 8192), "\r\n\r\n",
-                                        asio::use_awaitable);
+        // Named first: g++ 12 mishandles temporaries built in a co_await expression.
+        auto into = asio::dynamic_buffer(request, 8192);
+        co_await asio::async_read_until(socket, into, "\r\n\r\n", asio::use_awaitable);
         const bool wanted = request.starts_with("GET /metrics ");
         const std::string body = wanted ? exposition(mc.metrics()) : "not found\n";
         std::string reply = wanted ? "HTTP/1.1 200 OK\r\n" : "HTTP/1.1 404 Not Found\r\n";
         reply += "Content-Type: text/plain; version=0.0.4\r\nConnection: close\r\n";
         reply += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
-        co_await asio::async_write(socket, asio::buffer(reply), asio::use_awaitable);
+        const auto out = asio::buffer(reply);
+        co_await asio::async_write(socket, out, asio::use_awaitable);
     } catch (const std::exception&) {
         // A client that went away or sent too much: nothing to answer.
     }

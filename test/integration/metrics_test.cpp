@@ -8,6 +8,7 @@
 #include <boost/asio/detached.hpp>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "test_common.hpp"
@@ -45,7 +46,7 @@ void check_total_is_sum(const memcoro::client_metrics& m) {
     CHECK(m.total.latency.sum == sum.latency.sum);
 }
 
-// Whether `call` (an awaitable of as_tuple) failed with `e`.
+// The error of `call`, an awaitable of an as_tuple completion.
 template <class Awaitable>
 asio::awaitable<error_code> error_of_tuple(Awaitable call) {
     auto result = co_await std::move(call);
