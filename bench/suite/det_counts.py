@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """det_counts.py: the counts per operation that do not move with machine noise, for
 memcoro's S1 (sequential get), S2 (128 coroutines, get) and S4 (set noreply) by default,
-and for S2 at 1,024 coroutines (s2_1024), S6 (100 KB get) and S1 and S2 over TLS (s1_tls,
+and for S2 at 1,024 coroutines (s2_1024), S2 with the metrics off (s2_nometrics), S6 (100 KB get) and S1 and S2 over TLS (s1_tls,
 s2_tls: S13, on a memcached with a TLS listener) on request.
 
     bench/suite/det_counts.py [--rows s1,s2,s4] [--peers] [--metrics allocs,syscalls,instr]
@@ -49,6 +49,9 @@ def row_specs(bins):
         "s1": (mc + ["--scenario", "S1", "--warmup", "500"], (2000, 4000), (1000, 2000), True),
         "s2": (mc + ["--scenario", "S2", "--depth", "128", "--warmup", "20000"],
                (100000, 200000), (20000, 40000), True),
+        # Not in the default set: S2 with client_options::metrics off, to compare with s2.
+        "s2_nometrics": (mc + ["--scenario", "S2", "--depth", "128", "--warmup", "20000",
+                               "--metrics", "off"], (100000, 200000), (20000, 40000), True),
         # Not in the default set: S2 at its deepest, where the replies of one read finish
         # the most operations at once.
         "s2_1024": (mc + ["--scenario", "S2", "--depth", "1024", "--warmup", "50000"],

@@ -31,6 +31,9 @@
 // new: its calls are counted apart (ssl_allocs) through CRYPTO_set_mem_functions.
 // --has-tls only answers whether this build of memcoro has TLS (exit status 0 or 1).
 //
+// --metrics off runs without counting (client_options::metrics): S2 with and without
+// shows what the counting costs the pipelined path.
+//
 // The measured phase follows a short warm-up on the same clients, so the connection is up,
 // the protocol probed and every buffer and coroutine frame pool grown: the counts then
 // describe the steady state. Allocations come from the counting operator new/delete below;
@@ -283,6 +286,7 @@ struct options {
     std::int64_t op_timeout_ms = -1;   // -1: the library's default
     std::string tls_ca;                // non-empty: TLS, trusting this CA file
     bool ssl_counted = false;          // OpenSSL's allocations go through ssl_malloc
+    bool metrics = true;               // client_options::metrics
 };
 
 [[noreturn]] void usage(const char* why) {
@@ -293,6 +297,7 @@ struct options {
                  "         [--ops N | --seconds T] [--warmup N] [--valsize B] [--keys K]\n"
                  "         [--batch K] [--protocol meta|text|auto] [--api item|into|meta]\n"
                  "         [--server-pid PID[,PID...]] [--op-timeout-ms MS] [--tls-ca FILE]\n"
+                 "         [--metrics on|off]\n"
                  "       memcoro_bench --has-tls\n",
                  why);
     std::exit(2);
@@ -334,7 +339,11 @@ options parse_options(int argc, char** argv) {
             o.api = args.value();
         else if (a == "--tls-ca")
             o.tls_ca = args.value();
-        else if (a == "--has-tls")
+        else if (a == "--metrics") {
+            const std::string_view v = args.value();
+            if (v != "on" && v != "off") usage("--metrics takes on or off");
+            o.metrics = v == "on";
+        } else if (a == "--has-tls")
             std::exit(memcoro::tls_available() ? 0 : 1);
         else if (a == "--protocol") {
             o.protocol_name = args.value();
@@ -482,6 +491,7 @@ class bench {
         co.max_value_size = std::max<std::size_t>(co.max_value_size, o.valsize);
         if (o.op_timeout_ms >= 0) co.op_timeout = std::chrono::milliseconds(o.op_timeout_ms);
         if (!o.tls_ca.empty()) co.tls = memcoro::tls_options{.ca_file = o.tls_ca};
+        co.metrics = o.metrics;
         clients_.reserve(static_cast<std::size_t>(o.conns));
         for (int i = 0; i < o.conns; ++i) {
             clients_.push_back(std::make_unique<memcoro::client>(ioc.get_executor(), co));
@@ -555,7 +565,8 @@ class bench {
             o_.api.c_str(), o_.conns, o_.depth, o_.valsize, o_.keys);
         add(",\"servers\":%zu,\"conns_per_server\":%zu,\"threads\":%d", servers_,
             o_.conns_per_server, o_.threads);
-        add(",\"tls\":%s", o_.tls_ca.empty() ? "false" : "true");
+        add(",\"tls\":%s,\"metrics\":%s", o_.tls_ca.empty() ? "false" : "true",
+            o_.metrics ? "true" : "false");
         add(",\"unit\":\"%s\",\"ops\":%llu,\"secs\":%.6f,\"ops_per_s\":%.1f", many() ? "key" : "op",
             static_cast<unsigned long long>(ops), secs, secs > 0 ? double(ops) / secs : 0.0);
         add(",\"cpu_us_per_op\":%.4f", (cpu1 - cpu0) * 1e6 * per);

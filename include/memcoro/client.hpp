@@ -66,6 +66,7 @@
 #include <memcoro/item.hpp>
 #include <memcoro/keys.hpp>
 #include <memcoro/meta.hpp>
+#include <memcoro/metrics.hpp>
 #include <memcoro/options.hpp>
 #include <memory>
 #include <optional>
@@ -125,6 +126,12 @@ public:
     // or dead (and until when), its open connections and operations in flight. Safe from
     // any thread; a snapshot, already old when it returns.
     [[nodiscard]] std::vector<memcoro::server_status> server_status() const;
+
+    // What the client has counted so far (metrics.hpp), per server in
+    // client_options::servers order and in total. Safe from any thread at any time,
+    // while operations run: it stops nothing and takes no lock. The counters count from
+    // the client's construction; client_options::metrics turns them off.
+    [[nodiscard]] client_metrics metrics() const;
 
     // ---- Retrieval ------------------------------------------------------------
 

@@ -7,5 +7,6 @@
 #include <memcoro/item.hpp>
 #include <memcoro/keys.hpp>
 #include <memcoro/meta.hpp>
+#include <memcoro/metrics.hpp>
 #include <memcoro/options.hpp>
 #include <memcoro/tls.hpp>

@@ -143,6 +143,10 @@ struct client_options {
     // The read buffer's size (at least 8 KiB). Large values are read straight into
     // their own storage, so it bounds nothing but how much one read can take.
     std::size_t read_buffer_size = 64 * 1024;
+
+    // Count what client::metrics() reports (metrics.hpp). Off: nothing is counted, and
+    // metrics() reports only the queue depth.
+    bool metrics = true;
 };
 
 // Per-call options of storage commands: `co_await mc.set(k, v, {.ttl = 60s, .flags = 7})`.

@@ -112,6 +112,19 @@ template <class Sig, class... Args>
     return ec && misses_on_error && is_network_or_server_error(ec) ? error_code{} : ec;
 }
 
+// The operation_kind of a retrieval or storage command: the enums list them in the same
+// order.
+[[nodiscard]] constexpr operation_kind kind_of(protocol::retrieve_command c) noexcept {
+    static_assert(static_cast<int>(operation_kind::gats) - static_cast<int>(operation_kind::get) ==
+                  static_cast<int>(protocol::retrieve_command::gats));
+    return static_cast<operation_kind>(static_cast<int>(operation_kind::get) + static_cast<int>(c));
+}
+[[nodiscard]] constexpr operation_kind kind_of(protocol::store_command c) noexcept {
+    static_assert(static_cast<int>(operation_kind::cas) - static_cast<int>(operation_kind::set) ==
+                  static_cast<int>(protocol::store_command::cas));
+    return static_cast<operation_kind>(static_cast<int>(operation_kind::set) + static_cast<int>(c));
+}
+
 // A key copied into the operation: the caller's may be gone before the reply comes
 // (after a cancellation), and the reply must still be checked against it.
 class key_copy {

@@ -70,6 +70,10 @@ std::vector<server_status> client::server_status() const {
     return router_->status();
 }
 
+client_metrics client::metrics() const {
+    return router_->metrics();
+}
+
 void client::start_retrieve(retrieve_kind kind, std::string_view key, std::chrono::seconds ttl,
                             const call_options& opts,
                             handler<void(error_code, std::optional<item>)> h) {

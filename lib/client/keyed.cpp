@@ -51,6 +51,7 @@ remove_many_op::remove_many_op(handler_type&& h, const asio::any_io_executor& fa
                                std::span<const std::string_view> keys, bool noreply, bool base64,
                                operation_pool& pool)
     : basic_operation(std::move(h), fallback), keys_(keys, pool), base64_(base64) {
+    kind_ = operation_kind::remove_many;
     no_reply_ = noreply;
 }
 

@@ -23,6 +23,7 @@ public:
     remove_op(handler_type&& h, const asio::any_io_executor& fallback, std::string_view key,
               bool noreply, bool base64)
         : basic_operation(std::move(h), fallback), key_(key), base64_(base64) {
+        kind_ = operation_kind::remove;
         no_reply_ = noreply;
         result_ = noreply;  // noreply reports success, as the storage commands do
     }
@@ -56,6 +57,7 @@ public:
     touch_op(handler_type&& h, const asio::any_io_executor& fallback, std::string_view key,
              std::int64_t ttl, bool noreply, bool base64)
         : basic_operation(std::move(h), fallback), key_(key), ttl_(ttl), base64_(base64) {
+        kind_ = operation_kind::touch;
         no_reply_ = noreply;
         result_ = noreply;
     }
@@ -80,6 +82,7 @@ public:
           base64_(base64),
           key_(key),
           delta_(delta) {
+        kind_ = up ? operation_kind::incr : operation_kind::decr;
         no_reply_ = noreply;
     }
     error_code encode(encode_context& ctx) override;

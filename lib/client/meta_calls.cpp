@@ -178,6 +178,7 @@ bool meta_get_op::on_event(const protocol::event& ev, std::uint32_t part) {
             case meta_code::en:
                 return true;     // a miss
             case meta_code::hd:  // a hit, without its value (no v)
+                hits_ = 1;
                 if (!finished()) {
                     auto& it = result_.emplace();
                     it.set_meta(ev.flags, ev.cas.value_or(0));

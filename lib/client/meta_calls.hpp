@@ -28,7 +28,9 @@ class meta_get_op final : public item_value_op<meta_item> {
         : item_value_op(std::move(h), fallback, protocol::retrieve_command::get, key, 0, prefix,
                         base64),
           opts_(opts),
-          base64_(base64) {}
+          base64_(base64) {
+        kind_ = operation_kind::meta_get;
+    }
 
     error_code encode(encode_context& ctx) override;
     bool on_event(const protocol::event& ev, std::uint32_t part) override;
@@ -50,7 +52,9 @@ class meta_set_op final : public basic_operation<ms_result> {
           key_(key),
           value_(std::move(value)),
           opts_(opts),
-          base64_(base64) {}
+          base64_(base64) {
+        kind_ = operation_kind::meta_set;
+    }
 
     error_code encode(encode_context& ctx) override;
     bool on_event(const protocol::event& ev, std::uint32_t part) override;
@@ -67,7 +71,9 @@ class meta_delete_op final : public basic_operation<meta_status> {
   public:
     meta_delete_op(handler_type&& h, const asio::any_io_executor& fallback, std::string_view key,
                    const md_options& opts, bool base64)
-        : basic_operation(std::move(h), fallback), key_(key), opts_(opts), base64_(base64) {}
+        : basic_operation(std::move(h), fallback), key_(key), opts_(opts), base64_(base64) {
+        kind_ = operation_kind::meta_delete;
+    }
 
     error_code encode(encode_context& ctx) override;
     bool on_event(const protocol::event& ev, std::uint32_t part) override;
@@ -83,7 +89,9 @@ class meta_arithmetic_op final : public basic_operation<ma_result> {
   public:
     meta_arithmetic_op(handler_type&& h, const asio::any_io_executor& fallback,
                        std::string_view key, const ma_options& opts, bool base64)
-        : basic_operation(std::move(h), fallback), key_(key), opts_(opts), base64_(base64) {}
+        : basic_operation(std::move(h), fallback), key_(key), opts_(opts), base64_(base64) {
+        kind_ = operation_kind::meta_arithmetic;
+    }
 
     error_code encode(encode_context& ctx) override;
     bool on_event(const protocol::event& ev, std::uint32_t part) override;

@@ -55,6 +55,7 @@ error_code single_value_op<Result>::encode(encode_context& ctx) {
 // A VALUE line or a VA header (the parser read the meta flags f and c into the event).
 template <class Result>
 void single_value_op<Result>::on_value(const protocol::event& ev) {
+    this->hits_ = 1;
     size_ = ev.size;
     filled_ = 0;
     storing_ = !this->finished();
@@ -135,6 +136,8 @@ many_op::many_op(handler_type&& h, const asio::any_io_executor& fallback, bool w
       base64_(base64),
       keys_(keys, pool),
       prefix_(prefix) {
+    kind_ = with_cas ? operation_kind::gets_many : operation_kind::get_many;
+    lookups_ = static_cast<std::uint32_t>(keys.size());
     // Room for a hit per key up front: growing the vector hit by hit reallocated (and
     // moved every item) about log2(keys) times per batch.
     result_.reserve(keys.size());
@@ -225,6 +228,7 @@ void many_op::on_body(std::string_view bytes) noexcept {
 void many_op::start_hit(std::size_t index, const protocol::event& ev) {
     body_ = nullptr;
     if (finished()) return;
+    ++hits_;
     auto& it = result_.emplace_back();
     it.set_meta(ev.flags, ev.cas.value_or(0));
     body_ = it.prepare(ev.size, keys_[index]);

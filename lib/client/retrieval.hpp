@@ -33,7 +33,10 @@ public:
           base64_(base64),
           key_(key),
           prefix_(prefix),
-          ttl_(ttl) {}
+          ttl_(ttl) {
+        this->kind_ = kind_of(cmd);
+        this->lookups_ = 1;
+    }
 
     error_code encode(encode_context& ctx) override;
     bool on_event(const protocol::event& ev, std::uint32_t part) override;

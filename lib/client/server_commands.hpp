@@ -13,7 +13,9 @@ namespace memcoro::detail {
 class stats_op final : public basic_operation<stats_list> {
 public:
     stats_op(handler_type&& h, const asio::any_io_executor& fallback, std::string_view args)
-        : basic_operation(std::move(h), fallback), args_(args) {}
+        : basic_operation(std::move(h), fallback), args_(args) {
+        kind_ = operation_kind::stats;
+    }
     error_code encode(encode_context& ctx) override;
     bool on_event(const protocol::event& ev, std::uint32_t part) override;
 
@@ -23,7 +25,10 @@ private:
 
 class version_op final : public basic_operation<std::string> {
 public:
-    using basic_operation::basic_operation;
+    version_op(handler_type&& h, const asio::any_io_executor& fallback)
+        : basic_operation(std::move(h), fallback) {
+        kind_ = operation_kind::version;
+    }
     error_code encode(encode_context& ctx) override;
     bool on_event(const protocol::event& ev, std::uint32_t part) override;
 };
@@ -35,6 +40,7 @@ public:
     admin_op(handler_type&& h, const asio::any_io_executor& fallback, admin_command cmd,
              std::uint64_t arg, bool noreply)
         : void_operation(std::move(h), fallback), cmd_(cmd), arg_(arg) {
+        kind_ = operation_kind::admin;
         no_reply_ = noreply;
         // quit and shutdown get no reply: their only success is the server closing the
         // stream (protocol.md 1.12). Completing only then keeps the next operation off

@@ -79,6 +79,7 @@ bool store_outcome(const protocol::event& ev, cas_result& out) noexcept {
 set_many_op::set_many_op(handler_type&& h, const asio::any_io_executor& fallback,
                          std::span<const key_value> items, store_request req)
     : basic_operation(std::move(h), fallback), req_(req) {
+    kind_ = operation_kind::set_many;
     std::size_t total = 0;
     for (const auto& kv : items) total += kv.key.size();
     keys_.reserve(total);

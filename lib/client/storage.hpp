@@ -46,6 +46,7 @@ public:
           key_(key),
           value_(std::move(value)),
           req_(req) {
+        this->kind_ = kind_of(req.cmd);
         this->no_reply_ = req.noreply;
         // noreply reports success; so does a result nobody waits for.
         if constexpr (std::is_same_v<Result, bool>) {

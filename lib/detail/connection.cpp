@@ -79,6 +79,9 @@ void connection::submit(operation* op, std::chrono::milliseconds time_limit) {
     in_flight_.store(in_flight_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     const auto now = clock::now();
     if (time_limit.count() > 0) op->deadline_ = now + time_limit;
+    op->started_ = now;
+    entry_time_ = now;
+    if (options_.metrics) metrics_.started(*op);
     last_activity_ = now;
     if (state_ == state::shut_down) {
         complete(op, error::shut_down);
@@ -219,7 +222,10 @@ void connection::settle(lock_type& lock, bool from_user) {
         // Inside a user's call the write goes through the event loop, so that the calls
         // of other handlers that run before it completes join the next write.
         if (state_ == state::ready) start_write(/*finish_inline=*/!from_user);
-        if (finished_head_ == nullptr) return;
+        if (finished_head_ == nullptr) {
+            entry_time_ = {};  // a later entry point must not take it for its own
+            return;
+        }
 
         // Take the batch, and run it without the lock: handlers may start operations on
         // this connection, from this thread or another. An operation that nothing else
@@ -229,8 +235,11 @@ void connection::settle(lock_type& lock, bool from_user) {
         // batch's worth when the batch is larger than any before.
         operation* batch = std::exchange(finished_head_, nullptr);
         finished_tail_ = nullptr;
+        const bool counting = options_.metrics;
+        const auto now = counting ? batch_time() : clock::time_point{};
         for (auto* op = batch; op != nullptr; op = op->next_finished_) {
             op->last_ref_ = op->refs_ == 1;
+            if (counting) metrics_.finished(*op, now);
         }
         const connection* outer = std::exchange(flushing_here, this);
         lock.unlock();
@@ -263,6 +272,14 @@ void connection::settle(lock_type& lock, bool from_user) {
 // Drops the finished list's reference to each operation of `list`.
 void connection::unref_list(operation* list) noexcept {
     while (list != nullptr) unref(std::exchange(list, list->next_finished_));
+}
+
+// The end of the durations of a batch of completions: the time this entry point already
+// read (a read that brought their replies, a submit), else a reading of the clock. Taken
+// once per batch; the next batch, after handlers have run, reads afresh.
+clock::time_point connection::batch_time() noexcept {
+    const auto known = std::exchange(entry_time_, clock::time_point{});
+    return known != clock::time_point{} ? known : clock::now();
 }
 
 bool connection::in_backoff(clock::time_point now) const noexcept {

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "address.hpp"
+#include "connection_metrics.hpp"
 #include "health_observer.hpp"
 
 namespace memcoro::detail {
@@ -79,6 +80,11 @@ class connection final : public std::enable_shared_from_this<connection>, privat
     // choosing among the connections of a pool, exact only when nothing runs.
     [[nodiscard]] std::uint32_t in_flight() const noexcept {
         return in_flight_.load(std::memory_order_relaxed);
+    }
+    // Adds this connection's counters and queue depth to `out`; safe from any thread.
+    void add_metrics(server_metrics& out) const noexcept {
+        metrics_.add_to(out);
+        out.queue_depth += in_flight();
     }
     // Whether a stream is open (connected, perhaps still probing), read under the lock.
     [[nodiscard]] bool is_open();
@@ -224,6 +230,7 @@ class connection final : public std::enable_shared_from_this<connection>, privat
     // must not run inside that call, so they are posted rather than dispatched.
     void settle(lock_type& lock, bool from_user = false);
     [[nodiscard]] bool in_backoff(clock::time_point now) const noexcept;
+    [[nodiscard]] clock::time_point batch_time() noexcept;
 
     // Declared first so that it outlives every operation the members below still hold.
     operation_pool pool_;
@@ -234,6 +241,8 @@ class connection final : public std::enable_shared_from_this<connection>, privat
     health_observer* observer_;
     // Changed only under the lock, so a plain load and store (no locked instruction).
     std::atomic<std::uint32_t> in_flight_{0};
+    // Counted when options_.metrics is on; changed under the lock, like in_flight_.
+    connection_metrics metrics_;
     boost::asio::generic::stream_protocol::socket socket_;
     boost::asio::ip::tcp::resolver resolver_;
     boost::asio::steady_timer timer_;
@@ -294,6 +303,9 @@ class connection final : public std::enable_shared_from_this<connection>, privat
     std::chrono::milliseconds backoff_;
     std::uint64_t timer_generation_ = 0;
     clock::time_point timer_expiry_ = clock::time_point::max();
+    // A time read by the entry point under way, that settle() may take as the end of its
+    // completions (batch_time); time_point{}: none.
+    clock::time_point entry_time_{};
 };
 
 }  // namespace memcoro::detail

@@ -161,6 +161,7 @@ void connection::on_write(error_code ec, std::uint64_t epoch) {
 
 void connection::finish_write(error_code ec) {
     if (ec) close(error::connection_closed);
+    if (!ec && options_.metrics) metrics_.bytes_written.add(encoder_.size());
     // Still `writing_` while handlers may start operations: they queue for the next write.
     for (std::size_t i = 0; i < in_write_.size(); ++i) {
         auto* op = in_write_[i];
@@ -247,7 +248,8 @@ void connection::body_read(operation* op, std::size_t n) {
     op->body_filled(body);
     parser_.skip_body(body);
     rbuf_.commit(n - body);
-    last_read_ = last_activity_ = clock::now();
+    last_read_ = last_activity_ = entry_time_ = clock::now();
+    if (options_.metrics) metrics_.bytes_read.add(n);
     process_input();
 }
 
@@ -312,7 +314,8 @@ void connection::read_done(lock_type& lock, error_code ec, std::size_t n, std::u
         return;
     }
     rbuf_.commit(n);
-    last_read_ = last_activity_ = clock::now();
+    last_read_ = last_activity_ = entry_time_ = clock::now();
+    if (options_.metrics) metrics_.bytes_read.add(n);
     if (observer_) observer_->on_reply();
     const bool filled = n == read_size_;
     process_input();

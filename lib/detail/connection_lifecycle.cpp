@@ -98,6 +98,7 @@ void connection::begin_session() {
 // attempt waits out a backoff that doubles up to its maximum.
 void connection::fail_connect(error_code ec) {
     note_failure();
+    if (options_.metrics) metrics_.connect_failures.add();
     connect_error_ = ec;
     // Whatever hung up on an earlier probe is gone (a proxy accepts connections itself,
     // even with its backends down): what answers next is probed afresh. A memcached that
@@ -198,6 +199,7 @@ error_code connection::on_probe_reply(const protocol::event& ev, protocol::reply
 
 void connection::become_ready() {
     state_ = state::ready;
+    if (options_.metrics) metrics_.connects.add();
     // Only a connect that went all the way resets the backoff: one refused by TLS or
     // by the login after the TCP connect must keep doubling it.
     backoff_ = options_.reconnect_backoff;
@@ -225,7 +227,8 @@ void connection::on_timer(error_code ec, std::uint64_t generation) {
     if (generation != timer_generation_) return;  // re-armed or shut down since
     (void)ec;
     timer_expiry_ = clock::time_point::max();
-    expire(clock::now());
+    entry_time_ = clock::now();
+    expire(entry_time_);
     settle(lock);
 }
 

@@ -159,7 +159,11 @@ std::size_t router::server_for(std::string_view key) const {
     if (!nodes_[s]->dead()) [[likely]] {
         return s;
     }
-    return options_.remap_dead_servers ? remapped(key) : placement::none;
+    const std::size_t to = options_.remap_dead_servers ? remapped(key) : placement::none;
+    if (to == placement::none && options_.metrics) {
+        nodes_[s]->dead_refusals_.fetch_add(1, std::memory_order_relaxed);
+    }
+    return to;
 }
 
 std::size_t router::remapped(std::string_view key) const {
@@ -196,6 +200,22 @@ std::vector<server_status> router::status() const {
     std::vector<server_status> out;
     std::lock_guard lock(mutex_);
     for (const auto& node : nodes_) out.push_back(status_of(*node));
+    return out;
+}
+
+client_metrics router::metrics() const {
+    client_metrics out;
+    out.enabled = options_.metrics;
+    out.servers.reserve(nodes_.size());
+    for (const auto& node : nodes_) {
+        auto& s = out.servers.emplace_back();
+        s.index = node->index_;
+        s.address = node->spec_.text;
+        for (const auto& c : node->connections_) c->add_metrics(s);
+        s.errors[static_cast<std::size_t>(error::server_dead)] +=
+            node->dead_refusals_.load(std::memory_order_relaxed);
+        out.total += s;
+    }
     return out;
 }
 

@@ -11,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <memcoro/metrics.hpp>
 #include <memcoro/options.hpp>
 #include <memory>
 #include <mutex>
@@ -60,6 +61,8 @@ class server_node final : public health_observer {
     // Set where the server is marked dead, under a connection's lock, where the router's
     // mutex cannot be taken (status() takes them the other way round).
     std::atomic<clock::rep> dead_until_{0};
+    // Keys refused at once because the server was dead (metrics: errors of server_dead).
+    std::atomic<std::uint64_t> dead_refusals_{0};
     // Guarded by the router's mutex.
     bool probing_ = false;
     std::unique_ptr<boost::asio::steady_timer> probe_timer_;
@@ -101,6 +104,8 @@ class router : public std::enable_shared_from_this<router> {
     }
 
     [[nodiscard]] std::vector<server_status> status() const;
+    // Every server's counters and their sum; no lock taken.
+    [[nodiscard]] client_metrics metrics() const;
 
     // Fails every waiting operation with error::shut_down and stops the probes.
     void shutdown();

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memcoro/detail/operation_pool.hpp>
+#include <memcoro/metrics.hpp>
 #include <memcoro/protocol/encoder.hpp>
 #include <memcoro/protocol/reply.hpp>
 
@@ -120,6 +121,13 @@ public:
     operation* next_finished_ = nullptr;
     error_code finished_with_;
     bool last_ref_ = false;
+
+    // What the metrics count (metrics.hpp): its kind, when it was submitted, and for a
+    // retrieval the keys it looked up and how many of them were found.
+    operation_kind kind_ = operation_kind::version;
+    std::uint32_t lookups_ = 0;
+    std::uint32_t hits_ = 0;
+    clock::time_point started_{};
 
     // Where its memory came from (see make_operation), so destroy() can give it back.
     operation_pool* pool_ = nullptr;
