@@ -70,6 +70,10 @@ std::vector<server_status> client::server_status() const {
     return router_->status();
 }
 
+std::optional<connection_failure> client::last_failure() const {
+    return router_->last_failure();
+}
+
 void client::start_retrieve(retrieve_kind kind, std::string_view key, std::chrono::seconds ttl,
                             const call_options& opts,
                             handler<void(error_code, std::optional<item>)> h) {
