@@ -22,7 +22,8 @@ public:
             case error::line_too_long: return "reply line too long";
             case error::reply_too_large: return "reply value larger than the configured maximum";
             case error::reply_mismatch: return "reply does not match its request";
-            case error::not_connected: return "not connected";
+            case error::not_connected:
+                return "not connected (reconnect backoff)";
             case error::connection_closed: return "connection closed";
             case error::timeout: return "operation timed out";
             case error::unresponsive: return "server stopped answering; connection closed";
@@ -33,6 +34,8 @@ public:
                 return "not supported by this server (a proxy such as twemproxy)";
             case error::auth_failed:
                 return "the server refused the username and password";
+            case error::connect_timeout:
+                return "no connection to the server within connect_timeout";
         }
         return "unknown memcoro error";
     }

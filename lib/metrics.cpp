@@ -23,10 +23,10 @@ constexpr std::array<std::string_view, error_slots> error_names{
     "unknown_command", "client_error", "server_error",
     "protocol_error", "line_too_long", "reply_too_large", "reply_mismatch",
     "not_connected", "connection_closed", "timeout", "unresponsive", "shut_down", "server_dead",
-    "unsupported_command", "auth_failed"};
+    "unsupported_command", "auth_failed", "connect_timeout"};
 // clang-format on
 // Every name given: a missing one would be an empty view at the end.
-static_assert(kind_names.back() == "admin" && error_names.back() == "auth_failed" &&
+static_assert(kind_names.back() == "admin" && error_names.back() == "connect_timeout" &&
               error_names[static_cast<std::size_t>(error::timeout)] == "timeout");
 
 }  // namespace

@@ -6,7 +6,9 @@
 // A workload coroutine keeps the client busy (sets, hits, misses) while a small HTTP/1.1
 // endpoint answers `GET /metrics` with the counters in Prometheus' text exposition
 // format (version 0.0.4): one series per server, which Prometheus sums as it is asked
-// to. Runs until killed, or for SECONDS. Exits 1 when the servers cannot be reached.
+// to. The client's log (client_options::logger: connects, disconnects and their causes)
+// goes to stderr. Runs until killed, or for SECONDS. Exits 1 when the servers cannot be
+// reached.
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -174,6 +176,11 @@ int main(int argc, char** argv) {
         options.servers.push_back({servers.substr(at, end - at)});
         at = end + 1;
     }
+    // What the client tells an operator, one line each: the logger runs on the client's
+    // executor with no lock of the client's held, so it could also read the metrics.
+    options.logger = [](const memcoro::log_event& e) {
+        std::clog << "memcoro " << memcoro::to_string(e.level) << ": " << e.message << '\n';
+    };
     const auto colon = listen_at.rfind(':');
     const tcp::endpoint endpoint(
         asio::ip::make_address(listen_at.substr(0, colon)),

@@ -133,6 +133,13 @@ public:
     // the client's construction; client_options::metrics turns them off.
     [[nodiscard]] client_metrics metrics() const;
 
+    // The latest failure of any server's: a connect that failed (its cause, as the
+    // operations that waited for it got it), or a connection closed under its operations
+    // (README "Errors, logs and metrics"). Kept once the server is back; nullopt when no
+    // server ever failed. What operations that fail fast during the reconnect backoff
+    // (error::not_connected) were not told. Safe from any thread.
+    [[nodiscard]] std::optional<connection_failure> last_failure() const;
+
     // ---- Retrieval ------------------------------------------------------------
 
     // void(error_code, std::optional<item>): nullopt on a miss.

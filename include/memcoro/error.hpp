@@ -30,7 +30,10 @@ enum class error {
     reply_mismatch,   // a reply that does not belong to the request it answers
 
     // The connection.
-    not_connected,      // no connection, and none could be made
+    // The reconnect backoff after a failure is running: the operation was not tried.
+    // The failure itself went to the operations that waited for it, and is kept by
+    // client::last_failure().
+    not_connected,
     connection_closed,  // the server closed the stream, or it was closed after an error
     timeout,            // the operation's time ran out
     unresponsive,       // the server stopped answering; the connection was closed
@@ -46,6 +49,11 @@ enum class error {
 
     // The server refused the username and password (client_options::username).
     auth_failed,
+
+    // No connection within client_options::connect_timeout: the connect, or the probe
+    // or login that follows it, got no answer in time. (An operation whose own time ran
+    // out first gets error::timeout; a TLS handshake that stalls, tls_error.)
+    connect_timeout,
 };
 
 [[nodiscard]] const boost::system::error_category& error_category() noexcept;

@@ -6,6 +6,7 @@
 #include <memcoro/error.hpp>
 #include <memcoro/item.hpp>
 #include <memcoro/keys.hpp>
+#include <memcoro/log.hpp>
 #include <memcoro/meta.hpp>
 #include <memcoro/metrics.hpp>
 #include <memcoro/options.hpp>

@@ -58,7 +58,7 @@ inline constexpr std::size_t operation_kinds = static_cast<std::size_t>(operatio
 
 // Slots of server_metrics::errors: one per memcoro::error value, and slot 0 for every
 // error of another category (the system's, TLS's).
-inline constexpr std::size_t error_slots = static_cast<std::size_t>(error::auth_failed) + 1;
+inline constexpr std::size_t error_slots = static_cast<std::size_t>(error::connect_timeout) + 1;
 // The slot's name: "other" for 0, else the error's enumerator ("timeout", "server_error").
 [[nodiscard]] std::string_view error_slot_name(std::size_t slot) noexcept;
 

@@ -1,11 +1,13 @@
 // Options of a client and of each call.
 #pragma once
 
+#include <boost/system/error_code.hpp>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memcoro/distribution.hpp>
+#include <memcoro/log.hpp>
 #include <memcoro/meta.hpp>
 #include <memcoro/tls.hpp>
 #include <optional>
@@ -59,12 +61,29 @@ struct server_status {
     std::uint32_t consecutive_failures = 0;
     std::size_t open_connections = 0;
     std::size_t in_flight = 0;  // operations started and not yet completed
+    // The server's last failure (as connection_failure::error) and when it happened; empty
+    // and the epoch when it never failed. Kept after the server recovers.
+    boost::system::error_code last_error{};
+    std::chrono::system_clock::time_point last_error_at{};
+};
+
+// A failure of a server's: what client::last_failure() reports.
+struct connection_failure {
+    std::string server;  // its address, as the options spell it
+    // The cause: a connect's own error (boost::asio::error::connection_refused,
+    // host_not_found, the errno of a missing unix socket, error::connect_timeout, a
+    // tls_error, error::auth_failed), or why an open connection was closed
+    // (error::connection_closed, unresponsive, protocol_error ...), or error::timeout for
+    // requests that timed out unanswered on a connection that stayed open.
+    boost::system::error_code error;
+    std::chrono::system_clock::time_point at;
 };
 
 struct client_options {
     // One server: "host:port", "[v6]:port", "host" (port 11211), "/path/to/socket" or
     // "unix:/path/to/socket". Ignored when `servers` is set (setting both is an error
-    // unless `server` keeps its default).
+    // unless `server` keeps its default). The client's constructor refuses a malformed
+    // address (README "Errors, logs and metrics").
     std::string server = "127.0.0.1:11211";
 
     // ---- Many servers (README "Many servers") -------------------------------------
@@ -132,13 +151,21 @@ struct client_options {
 
     // After a failed connect, or a connection closed because the server stopped
     // answering, operations fail fast with error::not_connected for this long before
-    // the next attempt; it doubles after each failure up to the maximum.
+    // the next attempt; it doubles after each failure up to the maximum. The failure's
+    // cause is client::last_failure().
     std::chrono::milliseconds reconnect_backoff{100};
     std::chrono::milliseconds reconnect_backoff_max{5000};
 
     // An idle connection is checked with `mn` (or `version` in text mode) this often.
     // Zero: never.
     std::chrono::milliseconds health_check_interval{30000};
+
+    // Told of connects, failures, disconnects, backoff and servers marked dead or back
+    // (log.hpp); unset: nothing is recorded or formatted. Called on a thread that runs
+    // the client's executor, with no lock of the client's held; with several threads it
+    // may be called from two at once. It should be quick, and should not call the client
+    // back. Copied into each of the client's connections.
+    memcoro::logger logger{};
 
     // The read buffer's size (at least 8 KiB). Large values are read straight into
     // their own storage, so it bounds nothing but how much one read can take.

@@ -48,8 +48,9 @@ struct tls_options {
 // Whether this build of memcoro has TLS (meson option `tls`).
 [[nodiscard]] bool tls_available() noexcept;
 
-// Why a TLS connect failed. The operations waiting for the connection complete with it
-// (and those started during the backoff that follows, until the next attempt).
+// Why a TLS connect failed. The operations waiting for the connection complete with it,
+// and client::last_failure() keeps it (those started during the backoff that follows
+// get error::not_connected).
 enum class tls_error {
     // The server's certificate was refused.
     certificate_expired = 1,    // its validity ended

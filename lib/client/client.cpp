@@ -74,6 +74,10 @@ client_metrics client::metrics() const {
     return router_->metrics();
 }
 
+std::optional<connection_failure> client::last_failure() const {
+    return router_->last_failure();
+}
+
 void client::start_retrieve(retrieve_kind kind, std::string_view key, std::chrono::seconds ttl,
                             const call_options& opts,
                             handler<void(error_code, std::optional<item>)> h) {

@@ -2,6 +2,7 @@
 // sent again, on another connection of its server or, once that server is dead and
 // remapping is on, on the server its key moved to. Only reads: a write whose reply was
 // lost may have been carried out, and sending it again could apply it twice.
+#include <boost/asio/error.hpp>
 #include <memcoro/client.hpp>
 #include <string>
 
@@ -15,10 +16,20 @@ namespace asio = boost::asio;
 namespace detail {
 namespace {
 
-// The failures where the request may never have reached a working server.
+// The failures where the request may never have reached a working server: a stream
+// that broke, a backoff, or a connect that failed (a timeout, or the socket's or the
+// resolver's own error: the connection reports no other system error but the caller's
+// cancellation).
 bool connection_failed(error_code ec) {
-    return ec == error::connection_closed || ec == error::unresponsive ||
-           ec == error::not_connected;
+    if (ec == error::connection_closed || ec == error::unresponsive || ec == error::not_connected ||
+        ec == error::connect_timeout) {
+        return true;
+    }
+    const auto& category = ec.category();
+    const bool os = category == boost::system::system_category() ||
+                    category == asio::error::get_netdb_category() ||
+                    category == asio::error::get_addrinfo_category();
+    return os && ec != asio::error::operation_aborted;
 }
 
 // The handler of each attempt: it decides whether to try again, and otherwise hands the

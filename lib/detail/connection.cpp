@@ -42,7 +42,6 @@ connection::connection(asio::any_io_executor ex, const client_options& options,
       resolver_(ex),
       timer_(ex),
       tls_setup_(std::move(tls)),
-      connect_error_(error::not_connected),
       encoder_(encoder_options_from(options)),
       parser_(parser_limits_from(options)),
       rbuf_(std::max<std::size_t>(options.read_buffer_size, 8 * 1024)),
@@ -86,7 +85,9 @@ void connection::submit(operation* op, std::chrono::milliseconds time_limit) {
     if (state_ == state::shut_down) {
         complete(op, error::shut_down);
     } else if (state_ == state::disconnected && in_backoff(now)) {
-        complete(op, connect_error_);
+        // The failure that started the backoff went to the operations that waited for
+        // it; these were never tried (last_failure() says why).
+        complete(op, error::not_connected);
     } else {
         enqueue(op);
         arm_timer(op->deadline_);
@@ -139,6 +140,22 @@ void connection::clear_backoff() {
 bool connection::is_open() {
     lock_type lock(mutex_);
     return state_ == state::securing || state_ == state::probing || state_ == state::ready;
+}
+
+std::optional<connection_failure> connection::last_failure() {
+    lock_type lock(mutex_);
+    if (!last_error_) return std::nullopt;
+    return connection_failure{address_.text, last_error_, last_error_at_};
+}
+
+void connection::note_failure(error_code cause) noexcept {
+    last_error_ = cause;
+    last_error_at_ = std::chrono::system_clock::now();
+    if (observer_) observer_->on_failure();
+}
+
+void connection::log(const log_record& record) {
+    if (options_.logger) pending_logs_.push_back(record);
 }
 
 void connection::enqueue(operation* op) noexcept {
@@ -209,12 +226,29 @@ namespace {
 thread_local const connection* flushing_here = nullptr;
 }  // namespace
 
+// Tells the logger what was recorded, with the lock released as for completions (the
+// logger is user code, and may take its time).
+void connection::tell_logger(lock_type& lock) {
+    std::vector<log_record> told;
+    told.swap(pending_logs_);
+    const connection* outer = std::exchange(flushing_here, this);
+    lock.unlock();
+    for (const auto& record : told) emit(options_.logger, address_.text, record);
+    lock.lock();
+    flushing_here = outer;
+    // Kept for the next events (usually none ever arrive while these are told).
+    if (pending_logs_.empty()) {
+        told.clear();
+        pending_logs_.swap(told);
+    }
+}
+
 void connection::settle(lock_type& lock, bool from_user) {
     if (flushing_here == this) return;  // the settle() further down this stack goes on
     for (;;) {
         if (state_ == state::disconnected && queue_head_ != nullptr) {
             if (in_backoff(clock::now())) {
-                fail_queued(connect_error_);
+                fail_queued(error::not_connected);
             } else {
                 start_connect();
             }
@@ -222,6 +256,10 @@ void connection::settle(lock_type& lock, bool from_user) {
         // Inside a user's call the write goes through the event loop, so that the calls
         // of other handlers that run before it completes join the next write.
         if (state_ == state::ready) start_write(/*finish_inline=*/!from_user);
+        if (!pending_logs_.empty()) {
+            tell_logger(lock);
+            continue;
+        }
         if (finished_head_ == nullptr) {
             entry_time_ = {};  // a later entry point must not take it for its own
             return;

@@ -31,6 +31,7 @@
 #include "address.hpp"
 #include "connection_metrics.hpp"
 #include "health_observer.hpp"
+#include "log_record.hpp"
 
 namespace memcoro::detail {
 
@@ -88,6 +89,8 @@ class connection final : public std::enable_shared_from_this<connection>, privat
     }
     // Whether a stream is open (connected, perhaps still probing), read under the lock.
     [[nodiscard]] bool is_open();
+    // The last failure seen on this connection (note_failure), read under the lock.
+    [[nodiscard]] std::optional<connection_failure> last_failure();
 
     // The wire protocol in use (meta until a probe says otherwise).
     [[nodiscard]] wire_mode mode() const noexcept override { return mode_; }
@@ -185,9 +188,11 @@ class connection final : public std::enable_shared_from_this<connection>, privat
 
     void close(error_code ec);
     void drop_stream(error_code ec);
-    void note_failure() noexcept {
-        if (observer_) observer_->on_failure();
-    }
+    // A failure of the server's, for the router's health count and last_failure().
+    void note_failure(error_code cause) noexcept;
+    // Records an event for options_.logger, told by settle() once the lock is released.
+    void log(const log_record& record);
+    void tell_logger(lock_type& lock);
     void start_backoff();
 
     // TLS (connection_tls.cpp). Every operation on a TLS stream, and every step of one,
@@ -253,8 +258,11 @@ class connection final : public std::enable_shared_from_this<connection>, privat
     std::optional<tls_result> tls_done_;
     // "user pass", the data of the authentication `set`; empty: none.
     std::string credentials_;
-    // Why the last connect failed: what operations get during the backoff after it.
-    error_code connect_error_;
+    // The last failure (note_failure) and when: client::last_failure().
+    error_code last_error_;
+    std::chrono::system_clock::time_point last_error_at_{};
+    // Events for options_.logger not told yet (always empty without a logger).
+    std::vector<log_record> pending_logs_;
 
     state state_ = state::disconnected;
     wire_mode mode_ = wire_mode::meta;

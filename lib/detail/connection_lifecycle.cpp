@@ -6,12 +6,33 @@
 #include <memcoro/error.hpp>
 #include <memcoro/tls.hpp>
 #include <string>
+#include <string_view>
 
 #include "connection.hpp"
 
 namespace memcoro::detail {
 namespace asio = boost::asio;
 using generic_endpoint = asio::generic::stream_protocol::endpoint;
+
+namespace {
+
+// The stream broke the protocol's rules (error.hpp groups them).
+bool is_protocol_violation(error_code ec) noexcept {
+    return ec == error::protocol_error || ec == error::line_too_long ||
+           ec == error::reply_too_large || ec == error::reply_mismatch;
+}
+
+// The logger's words for what a ready stream speaks.
+std::string_view protocol_phrase(wire_mode mode, bool twemproxy, bool tls) noexcept {
+    if (mode == wire_mode::meta) return tls ? "meta protocol over TLS" : "meta protocol";
+    if (twemproxy) {
+        return tls ? "text protocol over TLS, twemproxy's commands only"
+                   : "text protocol, twemproxy's commands only";
+    }
+    return tls ? "text protocol over TLS" : "text protocol";
+}
+
+}  // namespace
 
 // ---------------------------------------------------------------------------------
 // Connecting
@@ -41,7 +62,7 @@ void connection::start_connect() {
             lock_type lock(self->mutex_);
             if (epoch != self->epoch_) return;
             if (ec) {
-                self->fail_connect(error::not_connected);
+                self->fail_connect(ec);  // host_not_found, ...
                 self->settle(lock);
                 return;
             }
@@ -64,7 +85,7 @@ void connection::on_connected(error_code ec, std::uint64_t epoch) {
     lock_type lock(mutex_);
     if (epoch != epoch_) return;
     if (ec) {
-        fail_connect(error::not_connected);
+        fail_connect(ec);  // connection_refused, no such file or directory, ...
         settle(lock);
         return;
     }
@@ -94,12 +115,12 @@ void connection::begin_session() {
     start_read();
 }
 
-// A connect that failed or timed out: operations waiting for it fail now, and the next
-// attempt waits out a backoff that doubles up to its maximum.
+// A connect that failed or timed out: operations waiting for it fail now with its cause,
+// and the next attempt waits out a backoff that doubles up to its maximum.
 void connection::fail_connect(error_code ec) {
-    note_failure();
+    note_failure(ec);
     if (options_.metrics) metrics_.connect_failures.add();
-    connect_error_ = ec;
+    log({log_kind::connect_failed, ec});
     // Whatever hung up on an earlier probe is gone (a proxy accepts connections itself,
     // even with its backends down): what answers next is probed afresh. A memcached that
     // died during the probe is not taken for twemproxy for good.
@@ -203,8 +224,8 @@ void connection::become_ready() {
     // Only a connect that went all the way resets the backoff: one refused by TLS or
     // by the login after the TCP connect must keep doubling it.
     backoff_ = options_.reconnect_backoff;
-    connect_error_ = error::not_connected;
     connect_deadline_ = clock::time_point::max();
+    log({log_kind::connected, {}, {}, protocol_phrase(mode_, text_after_probe_closed_, secured())});
     if (options_.health_check_interval.count() > 0) {
         arm_timer(last_activity_ + options_.health_check_interval);
     }
@@ -244,7 +265,7 @@ void connection::expire(clock::time_point now) {
             // The operations waiting for it fail as for any connect that did not
             // succeed: their own time may not be up, but there is no connection.
             fail_connect(state_ == state::securing ? make_error_code(tls_error::handshake_timeout)
-                                                   : make_error_code(error::not_connected));
+                                                   : make_error_code(error::connect_timeout));
         } else {
             next = std::min(next, connect_deadline_);
         }
@@ -268,6 +289,7 @@ void connection::expire(clock::time_point now) {
         }
     }
     bool unresponsive = now >= health_deadline_;
+    if (unresponsive) log({log_kind::health_check_failed, error::unresponsive});
     bool timed_out_unanswered = false;
     for (std::size_t i = 0; i < expected_.size(); ++i) {
         auto* op = expected_[i].op;
@@ -284,7 +306,7 @@ void connection::expire(clock::time_point now) {
     if (unresponsive) {
         close(error::unresponsive);  // counts the failure
     } else if (timed_out_unanswered) {
-        note_failure();
+        note_failure(error::timeout);
     }
     next = std::min(next, health_deadline_);
 
@@ -309,7 +331,11 @@ void connection::close(error_code ec) {
     // The server hanging up after quit or shutdown is that command's answer.
     const bool asked_for =
         !expected_.empty() && expected_.front().shape == protocol::reply_shape::closes;
-    if (ec != error::shut_down && !asked_for) note_failure();
+    if (ec != error::shut_down && !asked_for) {
+        note_failure(ec);
+        log({is_protocol_violation(ec) ? log_kind::protocol_violation : log_kind::disconnected,
+             ec});
+    }
     drop_stream(ec);
     // A server that stopped answering usually accepts connections still (the kernel
     // does that for it): wait before trying it again.
@@ -347,6 +373,7 @@ void connection::drop_stream(error_code ec) {
 
 void connection::start_backoff() {
     backoff_until_ = clock::now() + backoff_;
+    log({log_kind::backoff, {}, backoff_});
     backoff_ = std::min(backoff_ * 2, options_.reconnect_backoff_max);
 }
 

@@ -41,7 +41,10 @@ std::vector<placement_server> servers_of(const client_options& o) {
     }
     for (std::size_t i = 0; i < out.size(); ++i) {
         auto& s = out[i];
-        if (parse_address(s.text, s.address)) refuse(describe(i, s.text) + ": malformed address");
+        if (const char* why = address_problem(s.text, s.address)) {
+            const auto which = o.servers.empty() ? "server \"" + s.text + '"' : describe(i, s.text);
+            refuse(which + ": malformed address: " + why);
+        }
         if (s.weight == 0) refuse(describe(i, s.text) + ": weight 0");
         for (std::size_t j = 0; j < i; ++j) {
             if (same_server(out[j].address, s.address)) {
@@ -231,8 +234,23 @@ server_status router::status_of(const server_node& node) const {
     for (const auto& c : node.connections_) {
         if (c->is_open()) ++s.open_connections;
         s.in_flight += c->in_flight();
+        if (auto f = c->last_failure(); f && f->at >= s.last_error_at) {
+            s.last_error = f->error;
+            s.last_error_at = f->at;
+        }
     }
     return s;
+}
+
+std::optional<connection_failure> router::last_failure() const {
+    std::optional<connection_failure> latest;
+    for (const auto& node : nodes_) {
+        for (const auto& c : node->connections_) {
+            auto f = c->last_failure();
+            if (f && (!latest || f->at >= latest->at)) latest = std::move(f);
+        }
+    }
+    return latest;
 }
 
 void router::shutdown() {
@@ -309,13 +327,19 @@ void router::on_probe_done(std::size_t index, bool answered) {
 }
 
 void router::notify(std::size_t index) {
-    if (!options_.on_server_state) return;
+    if (!options_.on_server_state && !options_.logger) return;
     server_status s;
     {
         std::lock_guard lock(mutex_);
         s = status_of(*nodes_[index]);
     }
-    options_.on_server_state(s);
+    if (options_.logger) {
+        const bool back = s.health == server_status::state::alive;
+        emit(options_.logger, s.address,
+             {back ? log_kind::server_back : log_kind::server_dead,
+              back ? error_code{} : s.last_error});
+    }
+    if (options_.on_server_state) options_.on_server_state(s);
 }
 
 }  // namespace memcoro::detail

@@ -15,6 +15,7 @@
 #include <memcoro/options.hpp>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -106,6 +107,8 @@ class router : public std::enable_shared_from_this<router> {
     [[nodiscard]] std::vector<server_status> status() const;
     // Every server's counters and their sum; no lock taken.
     [[nodiscard]] client_metrics metrics() const;
+    // The latest failure of any server's; safe from any thread.
+    [[nodiscard]] std::optional<connection_failure> last_failure() const;
 
     // Fails every waiting operation with error::shut_down and stops the probes.
     void shutdown();

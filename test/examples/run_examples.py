@@ -46,7 +46,8 @@ EXPECTED = {
     "many_servers": [("get_many through the tier: 20 of 20 hits", 1),
                      ("keys still found", 1),
                      ("all keys where ketama put them", 1)],
-    "metrics_endpoint": [("serving http://", 1), ("metrics fetched and read", 1)],
+    "metrics_endpoint": [("serving http://", 1), ("memcoro info: ", 1),
+                         ("metrics fetched and read", 1)],
 }
 
 

@@ -79,23 +79,32 @@ TEST_CASE("auth: a wrong password is auth_failed, and the client backs off") {
     const int before = connections(server);
     auto o = login(server, memcoro::wire_protocol::meta, "wrong-password");
     int failures = 0;
+    int fast = 0;
     int other = 0;
     run_client(o, [&](memcoro::client& mc) -> asio::awaitable<void> {
         // An operation every 10 ms for 2 s: each fails at once during the backoff, and
         // only a few of them make a new attempt (100 ms doubling: 0, 0.1, 0.3, 0.7, 1.5 s).
+        // Those get the refusal; the others, not_connected.
         const auto end = std::chrono::steady_clock::now() + 2s;
         while (std::chrono::steady_clock::now() < end) {
             auto [ec, it] = co_await mc.get("k", tuple);
             if (ec == memcoro::error::auth_failed) {
                 ++failures;
+            } else if (ec == memcoro::error::not_connected) {
+                ++fast;
             } else {
                 ++other;
             }
             co_await sleep_for(10ms);
         }
+        const auto failure = mc.last_failure();
+        REQUIRE(failure);
+        CHECK(failure->error == memcoro::error::auth_failed);
     });
     CHECK(other == 0);
-    CHECK(failures > 50);
+    CHECK(fast > 50);
+    CHECK(failures >= 3);
+    CHECK(failures <= 7);
     const int attempts = connections(server) - before - 1;  // less the `before` one
     CHECK(attempts >= 3);
     CHECK(attempts <= 7);

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/constructor_refusal.hpp"
 #include "support/stalling_proxy.hpp"
 #include "support/tls_certs.hpp"
 #include "test_common.hpp"
@@ -304,7 +305,7 @@ TEST_CASE("TLS: each refusal has its own error, within connect_timeout, before a
     }
 }
 
-TEST_CASE("TLS: operations during the backoff after a refusal get the refusal") {
+TEST_CASE("TLS: the refusal goes to the operation that waited; during the backoff, not_connected") {
     memcached_server server(
         tls_server(test_certs().other_ca_server_cert, test_certs().other_ca_server_key));
     // Relays everything: it only counts the connections (memcached does not count one
@@ -317,8 +318,13 @@ TEST_CASE("TLS: operations during the backoff after a refusal get the refusal") 
         auto [e1, r1] = co_await mc.get("k", tuple);
         CHECK(e1 == tls_error::unknown_issuer);
         auto [e2, r2] = co_await mc.get("k", tuple);  // within the backoff: not tried again
-        CHECK(e2 == tls_error::unknown_issuer);
+        CHECK(e2 == memcoro::error::not_connected);
         CHECK(relay.accepted() == 1);
+        // The cause stays with the client.
+        const auto failure = mc.last_failure();
+        REQUIRE(failure);
+        CHECK(failure->error == tls_error::unknown_issuer);
+        CHECK(failure->server == relay.address());
     });
 }
 
@@ -391,7 +397,7 @@ TEST_CASE("TLS: a handshake that stalls is a timeout; the next operation tries a
             CHECK(clock_type::now() - start < 2s);
             CHECK(proxy->accepted() == 1);
             auto [e2, r2] = co_await mc.get("k", tuple);  // within the backoff
-            CHECK(e2 == tls_error::handshake_timeout);
+            CHECK(e2 == memcoro::error::not_connected);
             CHECK(proxy->accepted() == 1);
             co_await sleep_for(250ms);
             auto [e3, r3] = co_await mc.get("k", tuple);  // after it: a new attempt
@@ -509,15 +515,10 @@ TEST_CASE("TLS: SNI carries the host name, or server_name; never an IP address")
 }
 
 TEST_CASE("TLS: a configuration that cannot be loaded is refused by the constructor") {
-    asio::io_context ioc;
-    const auto refused = [&](memcoro::client_options o) -> boost::system::system_error {
-        try {
-            memcoro::client mc(ioc.get_executor(), o);
-        } catch (const boost::system::system_error& e) {
-            return e;
-        }
-        FAIL("the constructor accepted it");
-        return boost::system::system_error(boost::system::error_code{});
+    const auto refused = [](const memcoro::client_options& o) {
+        auto e = constructor_refusal(o);
+        REQUIRE_MESSAGE(e, "the constructor accepted it");
+        return *e;
     };
     memcoro::client_options o;
     o.server = "127.0.0.1:1";
