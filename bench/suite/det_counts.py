@@ -63,6 +63,9 @@ def row_specs(bins):
                    True),
         "s2_tls": (mc + ["--scenario", "S2", "--depth", "128", "--warmup", "20000"],
                    (100000, 200000), (20000, 40000), True),
+        # Not in the default set: S3, one get_many of 100 keys at a time (counts per key).
+        "s3": (mc + ["--scenario", "S3", "--warmup", "20000"], (100000, 200000),
+               (20000, 40000), True),
         # Not in the default set: the 100 KB get of S6 (target: <= 4 syscalls per get).
         "s6": (mc + ["--scenario", "S6", "--warmup", "200"], (1000, 2000), (200, 400), True),
         "raw_s1": (raw + ["--mode", "get"], (2000, 4000), (1000, 2000), False),
