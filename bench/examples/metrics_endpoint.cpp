@@ -193,8 +193,11 @@ int main(int argc, char** argv) {
     asio::co_spawn(
         ioc,
         [&]() -> asio::awaitable<void> {
-            // Refuse to serve numbers of a client that reaches no server.
+            // Refuse to serve numbers of a client that reaches no server, and serve
+            // none before a get has been counted: the acceptor listens already, and a
+            // scrape that came early waits in its backlog until listen() accepts it.
             co_await mc.set("metrics_endpoint:start", "1");
+            (void)co_await mc.get("metrics_endpoint:start");
             std::cout << "serving http://" << listen_at << "/metrics" << std::endl;
             asio::co_spawn(ioc, workload(mc), asio::detached);
             co_await listen(acceptor, mc);
