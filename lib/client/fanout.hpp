@@ -6,12 +6,12 @@
 #pragma once
 
 #include <boost/asio/cancellation_type.hpp>
+#include <boost/container/small_vector.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <utility>
-#include <vector>
 
 #include "../detail/connection.hpp"
 #include "basic_operation.hpp"
@@ -85,7 +85,9 @@ class fanout : public std::enable_shared_from_this<fanout<Sig, Child>> {
     completion<Sig> handler_;
     asio::any_io_executor fallback_;
     std::size_t pending_;
-    std::vector<std::pair<std::weak_ptr<connection>, std::uint64_t>> children_;
+    // Inline for a tier of up to 8 servers: no allocation of its own.
+    boost::container::small_vector<std::pair<std::weak_ptr<connection>, std::uint64_t>, 8>
+        children_;
 };
 
 // Installed in the user's cancellation slot of a fanned-out call.
@@ -94,17 +96,6 @@ struct fanout_canceller {
     explicit fanout_canceller(std::shared_ptr<Fanout> f) : parent(std::move(f)) {}
     std::shared_ptr<Fanout> parent;
     void operator()(asio::cancellation_type_t) const { parent->cancel(); }
-};
-
-// Which of a call's keys go to which server: the positions (in the caller's list) of the
-// keys of each server that gets any, in order.
-struct key_split {
-    struct part {
-        std::size_t server;
-        std::vector<std::size_t> positions;
-    };
-    std::vector<part> parts;
-    std::vector<std::size_t> dead;  // positions of keys whose server is dead
 };
 
 }  // namespace memcoro::detail

@@ -226,6 +226,9 @@ TEST_CASE("errors_as_misses: a dead server's keys are misses, in get and get_man
     o.failure_limit = 1;
     run_client(o, [&](memcoro::client& mc) -> asio::awaitable<void> {
         const auto keys = co_await keys_by_server(mc, t);
+        REQUIRE(keys[0].size() >= 2);
+        REQUIRE(keys[1].size() >= 3);
+        CHECK(co_await mc.remove(keys[1][2]));  // a miss on a live server
         t.servers[0]->kill();
         CHECK(!(co_await mc.get(keys[0].front())));  // the failing call itself: a miss
         CHECK(!alive(mc, 0));
@@ -236,6 +239,60 @@ TEST_CASE("errors_as_misses: a dead server's keys are misses, in get and get_man
         REQUIRE(hits.size() == 2);
         CHECK(hits[0].key() == keys[1].front());
         CHECK(hits[1].key() == keys[2].front());
+
+        // Dead keys among hits, misses and a duplicate of live servers.
+        const std::vector<std::string_view> mixed{keys[0][0], keys[1][2], keys[1][0], keys[0][1],
+                                                  keys[2][0], keys[1][1], keys[1][0], keys[0][0]};
+        for (const bool cas : {false, true}) {
+            std::vector<memcoro::item> got;
+            if (cas) {
+                got = co_await mc.gets_many(mixed);
+            } else {
+                got = co_await mc.get_many(mixed);
+            }
+            REQUIRE(got.size() == 4);
+            CHECK(got[0].key() == keys[1][0]);
+            CHECK(got[1].key() == keys[2][0]);
+            CHECK(got[2].key() == keys[1][1]);
+            CHECK(got[3].key() == keys[1][0]);
+            for (const auto& it : got) CHECK(it.value() == it.key());
+        }
+        const std::vector<std::string_view> dead_only{keys[0][0], keys[0][1]};
+        CHECK((co_await mc.get_many(dead_only)).empty());
+    });
+}
+
+TEST_CASE("without errors_as_misses, a multi-key call with a key on a dead server fails") {
+    tier t;
+    auto o = fast_options(t);
+    o.failure_limit = 1;
+    run_client(o, [&](memcoro::client& mc) -> asio::awaitable<void> {
+        const auto keys = co_await keys_by_server(mc, t);
+        t.servers[0]->kill();
+        auto [first, it] = co_await mc.get(keys[0].front(), asio::as_tuple(asio::use_awaitable));
+        CHECK(first);
+        CHECK(!it);
+        REQUIRE(!alive(mc, 0));
+        const std::vector<std::string_view> mixed{keys[1][0], keys[0][0], keys[2][0]};
+        auto [ec, hits] = co_await mc.get_many(mixed, {}, asio::as_tuple(asio::use_awaitable));
+        CHECK(ec == memcoro::error::server_dead);
+        CHECK(hits.empty());
+        const std::vector<memcoro::key_value> items{
+            {keys[1][0], "x"}, {keys[0][0], "x"}, {keys[2][0], "x"}};
+        auto [set_ec, refused] =
+            co_await mc.set_many(items, {}, asio::as_tuple(asio::use_awaitable));
+        CHECK(set_ec == memcoro::error::server_dead);
+        CHECK(refused.empty());
+        auto [rm_ec, n] = co_await mc.remove_many(mixed, {}, asio::as_tuple(asio::use_awaitable));
+        CHECK(rm_ec == memcoro::error::server_dead);
+        CHECK(n == 0);
+        // Nothing was written: the live servers' keys keep their values.
+        CHECK(value_of(co_await mc.get(keys[1][0])) == keys[1][0]);
+        const std::vector<std::string_view> live{keys[2][0], keys[1][0]};
+        const auto live_hits = co_await mc.get_many(live);
+        REQUIRE(live_hits.size() == 2);
+        CHECK(live_hits[0].key() == keys[2][0]);
+        CHECK(live_hits[1].key() == keys[1][0]);
     });
 }
 

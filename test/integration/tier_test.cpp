@@ -157,6 +157,76 @@ TEST_CASE("multi-key calls fan out to every server and keep request order") {
     }
 }
 
+// The parent of a fanned-out get_many matches each child's hits back to request
+// positions: duplicates next to each other, a child whose first keys miss, a call whose
+// keys all live on one server, and more keys than its inline tables hold.
+TEST_CASE("get_many over a tier: duplicates, misses, keys of one server, many keys") {
+    for (const auto mode : memcoro::test::explicit_modes) {
+        tier t;
+        CAPTURE(memcoro::test::name_of(mode));
+        run_client(t.options(mode), [&](memcoro::client& mc) -> asio::awaitable<void> {
+            // Even keys are stored, odd ones are misses.
+            std::vector<std::string> keys;
+            for (std::size_t i = 0; i < 300; ++i) keys.push_back(key_n(i));
+            for (std::size_t i = 0; i < keys.size(); i += 2) co_await mc.set(keys[i], keys[i]);
+            const auto is_hit = [](std::string_view k) {
+                return std::stoul(std::string(k.substr(5))) % 2 == 0;
+            };
+            std::vector<std::string_view> ask;
+            std::vector<std::string> expected;
+            std::vector<memcoro::item> hits;
+            const auto check_hits = [&](bool cas) {
+                REQUIRE(hits.size() == expected.size());
+                for (std::size_t i = 0; i < hits.size(); ++i) {
+                    CHECK(hits[i].key() == expected[i]);
+                    CHECK(hits[i].value() == expected[i]);
+                    if (cas) CHECK(hits[i].cas() != 0);
+                }
+            };
+            const auto expect = [&] {
+                expected.clear();
+                for (const auto k : ask) {
+                    if (is_hit(k)) expected.emplace_back(k);
+                }
+            };
+
+            // Misses first, a hit three times in a row, a miss twice, every key once more.
+            ask = {keys[1], keys[3], keys[4], keys[4], keys[4], keys[7], keys[7], keys[2]};
+            for (std::size_t i = keys.size(); i-- > 0;) ask.push_back(keys[i]);
+            expect();
+            hits = co_await mc.get_many(ask);
+            check_hits(false);
+            hits = co_await mc.gets_many(ask);
+            check_hits(true);
+
+            // Keys of one server only, hits and misses, in one request to it.
+            std::vector<std::string_view> on_one;
+            for (std::size_t i = 0; i < keys.size(); i += 2) {
+                if (t.holders(keys[i]) == std::vector<std::size_t>{1}) {
+                    on_one.push_back(keys[i]);
+                    on_one.push_back(keys[i + 1]);
+                }
+            }
+            REQUIRE(!on_one.empty());
+            ask = on_one;
+            expect();
+            hits = co_await mc.get_many(ask);
+            check_hits(false);
+
+            // Only misses, on every server.
+            ask = {keys[299], keys[1], keys[151]};
+            CHECK((co_await mc.get_many(ask)).empty());
+
+            std::vector<memcoro::key_value> one_server_items;
+            for (const auto k : on_one) one_server_items.push_back({k, "again"});
+            CHECK((co_await mc.set_many(one_server_items)).empty());
+            CHECK(value_of(co_await mc.get(on_one.back())) == "again");
+            CHECK(co_await mc.remove_many(on_one) == on_one.size());
+            CHECK((co_await mc.get_many(on_one)).empty());
+        });
+    }
+}
+
 TEST_CASE("server commands address one server or every one, and name the server") {
     tier t;
     run_client(t.options(), [&](memcoro::client& mc) -> asio::awaitable<void> {
