@@ -1,6 +1,7 @@
 // A shared object and arrays sized at run time in one allocation: the parent of a call
 // fanned out over a tier keeps tables per key (fanout.hpp). In one block with the
-// object, the parent of S9's get_many costs one allocation where its vectors cost six.
+// object (its tables per child inline), the parent of S9's get_many costs one
+// allocation where the object and its vectors cost eleven.
 #pragma once
 
 #include <cstddef>
