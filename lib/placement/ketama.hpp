@@ -30,6 +30,9 @@ class ketama_placement final : public placement {
     explicit ketama_placement(std::span<const placement_server> servers);
 
     [[nodiscard]] std::size_t server_for(std::string_view key) const noexcept override;
+    // The keys' MD5s several at once (md5_u32_many), then each one's search.
+    void servers_for(std::span<const std::string_view> keys,
+                     std::span<std::size_t> out) const noexcept override;
     // The continuum of the live servers only, with weights shared among those, as
     // libmemcached's auto-eject rebuild does (protocol.md 6.1 step 2).
     [[nodiscard]] std::unique_ptr<placement> without(std::span<const bool> alive) const override;
@@ -40,6 +43,9 @@ class ketama_placement final : public placement {
   private:
     ketama_placement(const ketama_placement& full, const std::vector<bool>& live);
     void build(const std::vector<bool>& live);
+    // The server of the first point at or after `hash`, wrapping to the first point; the
+    // continuum is not empty.
+    [[nodiscard]] std::size_t server_at(std::uint32_t hash) const noexcept;
 
     // The original list, for without: each server's point name and weight.
     std::vector<std::string> names_;

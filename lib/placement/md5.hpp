@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstdint>
+#include <span>
 #include <string_view>
 
 namespace memcoro::detail {
@@ -14,5 +15,9 @@ using md5_digest = std::array<std::uint8_t, 16>;
 // The first four bytes of MD5(data) as a little-endian u32: ketama's key hash, and
 // libmemcached's memcached_generate_hash_value(..., MEMCACHED_HASH_MD5).
 [[nodiscard]] std::uint32_t md5_u32(std::string_view data) noexcept;
+
+// md5_u32 of each of `keys` into the same position of `out` (as long as `keys`), several
+// keys at once in SIMD lanes: for multi-key calls (md5.cpp says what it saves).
+void md5_u32_many(std::span<const std::string_view> keys, std::span<std::uint32_t> out) noexcept;
 
 }  // namespace memcoro::detail

@@ -35,6 +35,14 @@ public:
     // is the caller's key without the prefix. Safe to call from several threads at once.
     [[nodiscard]] virtual std::size_t server_for(std::string_view key) const noexcept = 0;
 
+    // server_for of each of `keys` into the same position of `out` (as long as `keys`),
+    // for multi-key calls: a placement that can place many keys for less than one at a
+    // time each (ketama: MD5 in SIMD lanes) overrides it.
+    virtual void servers_for(std::span<const std::string_view> keys,
+                             std::span<std::size_t> out) const noexcept {
+        for (std::size_t i = 0; i < keys.size(); ++i) out[i] = server_for(keys[i]);
+    }
+
     // The placement to use while the servers whose `alive[i]` is false are left out, as
     // the library it agrees with remaps their keys (ketama: the continuum of the live
     // servers; rendezvous: the best-scoring live server; modula: python-memcache's rehash

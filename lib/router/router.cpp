@@ -1,5 +1,6 @@
 #include "router.hpp"
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/system/system_error.hpp>
 #include <memcoro/error.hpp>
@@ -155,16 +156,32 @@ router::~router() {
     shutdown();
 }
 
+std::size_t router::checked(std::string_view key, std::size_t placed) const {
+    if (placed >= nodes_.size()) return placement::none;
+    if (!nodes_[placed]->dead()) [[likely]] {
+        return placed;
+    }
+    return instead_of_dead(key, placed);
+}
+
 std::size_t router::server_for(std::string_view key) const {
     if (nodes_.size() == 1) return 0;
-    const std::size_t s = placement_->server_for(key);
-    if (s >= nodes_.size()) return placement::none;
-    if (!nodes_[s]->dead()) [[likely]] {
-        return s;
+    return checked(key, placement_->server_for(key));
+}
+
+void router::servers_for(std::span<const std::string_view> keys, std::span<std::size_t> out) const {
+    if (nodes_.size() == 1) {
+        std::fill_n(out.begin(), keys.size(), 0);
+        return;
     }
+    placement_->servers_for(keys, out);
+    for (std::size_t i = 0; i < keys.size(); ++i) out[i] = checked(keys[i], out[i]);
+}
+
+std::size_t router::instead_of_dead(std::string_view key, std::size_t placed) const {
     const std::size_t to = options_.remap_dead_servers ? remapped(key) : placement::none;
     if (to == placement::none && options_.metrics) {
-        nodes_[s]->dead_refusals_.fetch_add(1, std::memory_order_relaxed);
+        nodes_[placed]->dead_refusals_.fetch_add(1, std::memory_order_relaxed);
     }
     return to;
 }

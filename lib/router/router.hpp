@@ -16,6 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -89,6 +90,9 @@ class router : public std::enable_shared_from_this<router> {
     // is on, the one the distribution remaps it to. placement::none: its server is dead
     // (or no live server takes it), and the operation fails with error::server_dead.
     [[nodiscard]] std::size_t server_for(std::string_view key) const;
+    // server_for of each of `keys` into the same position of `out` (as long as `keys`),
+    // placed together (placement::servers_for) for a multi-key call.
+    void servers_for(std::span<const std::string_view> keys, std::span<std::size_t> out) const;
 
     // The connection of `server` with the fewest operations in flight, other than
     // `avoid` when the server has another.
@@ -123,6 +127,10 @@ class router : public std::enable_shared_from_this<router> {
     void on_probe_done(std::size_t index, bool answered);
     [[nodiscard]] server_status status_of(const server_node& node) const;  // under mutex_
     void notify(std::size_t index);
+    // What server_for gives for `key` once the placement has given `placed`.
+    [[nodiscard]] std::size_t checked(std::string_view key, std::size_t placed) const;
+    // The same, when `placed` is dead.
+    [[nodiscard]] std::size_t instead_of_dead(std::string_view key, std::size_t placed) const;
     [[nodiscard]] std::size_t remapped(std::string_view key) const;
 
     boost::asio::any_io_executor executor_;

@@ -1,15 +1,64 @@
 // MD5 and ketama (protocol.md 6.1, 6.4): the digest's vectors, the 480-point continuum,
-// libmemcached's own 8-server fixture, and `without`.
+// libmemcached's own 8-server fixture, `without`, and placing many keys at once.
 #include <algorithm>
+#include <memory>
 #include <placement/ketama.hpp>
 #include <placement/md5.hpp>
+#include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ketama_fixture.hpp"
 #include "placement_support.hpp"
 
 using namespace placement_test;
+
+namespace {
+
+// `count` keys of random bytes (any of 256), `min_size` to `max_size` long.
+std::vector<std::string> random_keys(std::size_t count, std::size_t min_size, std::size_t max_size,
+                                     unsigned seed) {
+    std::mt19937 rng(seed);
+    std::uniform_int_distribution<std::size_t> size(min_size, max_size);
+    std::uniform_int_distribution<int> byte(0, 255);
+    std::vector<std::string> out(count);
+    for (auto& k : out) {
+        k.resize(size(rng));
+        for (auto& c : k) c = static_cast<char>(byte(rng));
+    }
+    return out;
+}
+
+std::vector<std::string_view> views(const std::vector<std::string>& keys) {
+    return {keys.begin(), keys.end()};
+}
+
+// md5_u32_many over `keys` against md5_u32 of each.
+void check_md5_many(const std::vector<std::string>& keys) {
+    const auto v = views(keys);
+    // One more slot than keys: md5_u32_many writes only as many as it is given keys.
+    std::vector<std::uint32_t> out(v.size() + 1, 0x5a5a5a5a);
+    memcoro::detail::md5_u32_many(v, std::span(out).first(v.size()));
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        CAPTURE(i);
+        CAPTURE(v[i].size());
+        CHECK(out[i] == memcoro::detail::md5_u32(v[i]));
+    }
+    CHECK(out.back() == 0x5a5a5a5a);
+}
+
+// servers_for against server_for, key by key.
+void check_servers_for(const placement& p, const std::vector<std::string>& keys) {
+    const auto v = views(keys);
+    std::vector<std::size_t> out(v.size(), 12345);
+    p.servers_for(v, out);
+    std::size_t differ = 0;
+    for (std::size_t i = 0; i < v.size(); ++i) differ += out[i] != p.server_for(v[i]) ? 1 : 0;
+    CHECK(differ == 0);
+}
+
+}  // namespace
 
 TEST_CASE("md5: the first point name of protocol.md 6.1") {
     const auto d = memcoro::detail::md5("127.0.0.1-0");
@@ -146,4 +195,55 @@ TEST_CASE("ketama: without keeps the keys of live servers and moves only the dea
     const bool all[] = {true, true, true, true};
     const auto again = less->without(all);
     for (const auto& k : table_keys) CHECK(again->server_for(k) == full->server_for(k));
+}
+
+TEST_CASE("md5_u32_many: md5_u32 of every key, at every length and batch size") {
+    // Every length from 0 to 300, several keys each: one-block keys in lanes next to
+    // longer ones on the scalar path, in one batch.
+    std::vector<std::string> keys;
+    for (std::size_t size = 0; size <= 300; ++size) {
+        for (const auto& k : random_keys(3, size, size, static_cast<unsigned>(size))) {
+            keys.push_back(k);
+        }
+    }
+    std::shuffle(keys.begin(), keys.end(), std::mt19937(1));
+    check_md5_many(keys);
+    // Batches that fill no lane, part of one, exactly one, and more than one.
+    for (const std::size_t count : {0, 1, 7, 8, 9, 100}) {
+        CAPTURE(count);
+        check_md5_many(random_keys(count, 0, 70, static_cast<unsigned>(count)));
+    }
+    check_md5_many({"foo", "VDEAAAAA", "127.0.0.1-0", std::string(55, 'x'), std::string(56, 'x')});
+}
+
+TEST_CASE("ketama: servers_for gives what server_for gives, before and after without") {
+    const auto keys = random_keys(100'000, 0, 80, 42);
+    std::vector<placement_server> hundred;
+    for (int i = 0; i < 100; ++i) {
+        placement_server s;
+        s.text = "10.0." + std::to_string(i / 10) + "." + std::to_string(i % 10) + ":11211";
+        REQUIRE_FALSE(memcoro::detail::parse_address(s.text, s.address));
+        hundred.push_back(std::move(s));
+    }
+    const std::vector<std::vector<placement_server>> lists = {
+        servers({"10.0.0.1:11300"}),
+        servers({"10.0.0.1", "10.0.0.2", "10.0.0.3"}, {1, 2, 1}),
+        hundred,
+    };
+    for (const auto& list : lists) {
+        CAPTURE(list.size());
+        const auto full = make(distribution::ketama, list);
+        check_servers_for(*full, keys);
+        // The first server dead; then every server dead (an empty continuum: none).
+        const auto alive = std::make_unique<bool[]>(list.size());
+        std::fill_n(alive.get(), list.size(), true);
+        alive[0] = false;
+        const auto less = full->without({alive.get(), list.size()});
+        check_servers_for(*less, keys);
+        const auto none = full->without({});
+        check_servers_for(*none, keys);
+        std::vector<std::size_t> out(3);
+        none->servers_for(views({"a", "b", "c"}), out);
+        CHECK(out == std::vector<std::size_t>(3, placement::none));
+    }
 }
