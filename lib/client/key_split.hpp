@@ -19,9 +19,9 @@ namespace memcoro::detail {
 class key_split {
   public:
     key_split(const router& r, std::span<const std::string_view> keys) {
-        // The one place the servers of the keys come from.
+        // Placed together: ketama hashes the keys in SIMD lanes (placement.hpp).
         server_of_.resize(keys.size(), boost::container::default_init);
-        for (std::size_t i = 0; i < keys.size(); ++i) server_of_[i] = r.server_for(keys[i]);
+        r.servers_for(keys, server_of_);
 
         part_of_.assign(r.server_count(), 0);  // keys per server, then part per server
         std::size_t* count = part_of_.data();
