@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """det_counts.py: the counts per operation that do not move with machine noise, for
 memcoro's S1 (sequential get), S2 (128 coroutines, get) and S4 (set noreply) by default,
-and for S2 at 1,024 coroutines (s2_1024), S2 with the metrics off (s2_nometrics), S6 (100 KB get) and S1 and S2 over TLS (s1_tls,
-s2_tls: S13, on a memcached with a TLS listener) on request.
+and for S2 at 1,024 coroutines (s2_1024), S2 with the metrics off (s2_nometrics), S3
+(get_many of 100 keys), S6 (100 KB get), S1 and S2 over TLS (s1_tls, s2_tls: S13, on a
+memcached with a TLS listener), and S9 and S10 (s9, s10: on a tier of 4 memcached) on
+request.
 
     bench/suite/det_counts.py [--rows s1,s2,s4] [--peers] [--metrics allocs,syscalls,instr]
                               [--check allocs_s1<=0,syscalls_s2<=0.1,instr_s1<=2500]
@@ -24,6 +26,7 @@ guard. Syscall and allocation counts of pipelined rows depend a little on how re
 happen to be batched; leave a margin in the bounds.
 """
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -39,6 +42,9 @@ import mcserver  # noqa: E402  (the suite's own module, next to this file)
 METRICS = ("allocs", "sslallocs", "syscalls", "ctxsw", "instr")
 # Rows over TLS: they run against the server's TLS listener, trusting its certificate.
 TLS_ROWS = ("s1_tls", "s2_tls")
+# Rows over a tier of servers, each holding every key (as run_suite.py's S9 and S10).
+TIER_ROWS = ("s9", "s10")
+TIER = 4
 
 
 def row_specs(bins):
@@ -68,6 +74,12 @@ def row_specs(bins):
                (20000, 40000), True),
         # Not in the default set: the 100 KB get of S6 (target: <= 4 syscalls per get).
         "s6": (mc + ["--scenario", "S6", "--warmup", "200"], (1000, 2000), (200, 400), True),
+        # Not in the default set: S9 (get_many of 100 keys over the tier, counts per key)
+        # and S10 (get, 512 coroutines over the tier).
+        "s9": (mc + ["--scenario", "S9", "--warmup", "20000"], (100000, 200000),
+               (20000, 40000), True),
+        "s10": (mc + ["--scenario", "S10", "--warmup", "20000"], (100000, 200000),
+                (20000, 40000), True),
         "raw_s1": (raw + ["--mode", "get"], (2000, 4000), (1000, 2000), False),
         "raw_s2": (raw + ["--mode", "mg", "--depth", "128"], (100000, 200000), (20000, 40000),
                    False),
@@ -155,9 +167,11 @@ def per_op(a, b):
     return (c2 - c1) / (n2 - n1)
 
 
-def measure(name, spec, server, metrics, syscall_tool):
+def measure(name, spec, server, tier, metrics, syscall_tool):
     argv, (n1, n2), (v1, v2), has_allocs = spec
-    if name in TLS_ROWS:
+    if name in TIER_ROWS:
+        base = argv + ["--server", tier.addresses()]
+    elif name in TLS_ROWS:
         base = argv + ["--server", server.tls_address, "--tls-ca", server.ca_file]
     else:
         base = argv + ["--server", server.address]
@@ -258,13 +272,18 @@ def main():
                          "allocs": "memcoro_bench's counting operator new",
                          "sslallocs": "OpenSSL's malloc/realloc (CRYPTO_set_mem_functions)"},
               "rows": {}}
-    with mcserver.Memcached(tls=any(r in TLS_ROWS for r in rows)) as server:
+    with contextlib.ExitStack() as stack:
+        server = stack.enter_context(mcserver.Memcached(tls=any(r in TLS_ROWS for r in rows)))
         big = any(r.endswith("s6") for r in rows)
         mcserver.preload(bins["raw_ceiling"], server.address,
                          data_sets=((100, 1000), (102400, 100)) if big else ((100, 1000),))
+        tier = None
+        if any(r in TIER_ROWS for r in rows):
+            tier = stack.enter_context(mcserver.Tier(TIER))
+            mcserver.preload_tier(bins["raw_ceiling"], tier)
         for r in rows:
             try:
-                result["rows"][r] = measure(r, specs[r], server, metrics, tool)
+                result["rows"][r] = measure(r, specs[r], server, tier, metrics, tool)
             except (RuntimeError, subprocess.TimeoutExpired, ValueError) as e:
                 print("det_counts: %s failed: %s" % (r, e), file=sys.stderr)
                 result["rows"][r] = {"error": str(e)}
