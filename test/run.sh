@@ -7,7 +7,7 @@
 #   install    g++, release, static, installed           build/install
 #              (test/consumers/run.sh), then used through pkg-config, CMake and a
 #              meson subproject, from outside the tree
-#   clang      clang++, release, -Werror, without TLS    build/clang
+#   clang      clang++, debug, -Werror, without TLS      build/clang
 #   sanitize   g++, debug, AddressSanitizer + UBSan      build/sanitize
 #   tsan       g++, debug, ThreadSanitizer               build/tsan
 #   fuzz       test/fuzz/run_fuzz.sh 60, once that script exists
@@ -180,8 +180,10 @@ if [[ $quick == 1 ]]; then
 else
     # clang builds without TLS, so that every run also proves the library, its tests and
     # its benchmarks build and pass without OpenSSL (the TLS tests then check that asking
-    # for TLS is refused); the other configurations build it.
-    run_config clang build/clang clang++ -Dbuildtype=release -Dwerror=true -Dtls=disabled || true
+    # for TLS is refused); the other configurations build it. Unoptimised: clang's
+    # warnings do not depend on the optimiser, and its -O3 build took 13 of a fresh run's
+    # 44 minutes on this 2-core machine (build and tests: about 4 minutes unoptimised).
+    run_config clang build/clang clang++ -Dbuildtype=debug -Dwerror=true -Dtls=disabled || true
 fi
 run_config sanitize build/sanitize g++ -Dbuildtype=debug \
     -Db_sanitize=address,undefined -Db_lundef=false || true
