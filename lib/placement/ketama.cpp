@@ -80,12 +80,30 @@ void ketama_placement::build(const std::vector<bool>& live_servers) {
         values_[p] = static_cast<std::uint32_t>(points[p] >> 32);
         servers_[p] = static_cast<std::uint32_t>(points[p]);
     }
+    index_buckets();
+}
+
+void ketama_placement::index_buckets() {
+    // At least as many buckets as points (a power of two, so a bucket is the top bits of
+    // a hash), at most 2^20 (4 MB, from 3,277 servers on).
+    int bits = 1;
+    while (bits < 20 && (std::size_t{1} << bits) < values_.size()) ++bits;
+    bucket_shift_ = 32 - bits;
+    const std::size_t buckets = std::size_t{1} << bits;
+    bucket_first_.resize(buckets + 1);
+    std::size_t p = 0;
+    for (std::size_t b = 0; b < buckets; ++b) {
+        const std::uint64_t start = std::uint64_t{b} << bucket_shift_;
+        while (p < values_.size() && values_[p] < start) ++p;
+        bucket_first_[b] = static_cast<std::uint32_t>(p);
+    }
+    bucket_first_[buckets] = static_cast<std::uint32_t>(values_.size());
 }
 
 std::size_t ketama_placement::server_for(std::string_view key) const noexcept {
     if (single_) return 0;
     if (values_.empty()) return none;
-    return server_at(md5_u32(key));
+    return server_for_hash(md5_u32(key));
 }
 
 void ketama_placement::servers_for(std::span<const std::string_view> keys,
@@ -101,29 +119,19 @@ void ketama_placement::servers_for(std::span<const std::string_view> keys,
     for (std::size_t first = 0; first < keys.size(); first += chunk) {
         const std::size_t n = std::min(chunk, keys.size() - first);
         md5_u32_many(keys.subspan(first, n), {hashes, n});
-        for (std::size_t i = 0; i < n; ++i) out[first + i] = server_at(hashes[i]);
+        for (std::size_t i = 0; i < n; ++i) out[first + i] = server_for_hash(hashes[i]);
     }
 }
 
-std::size_t ketama_placement::server_at(std::uint32_t h) const noexcept {
-    // Branch-free lower bound: each comparison is a coin toss, so a mispredicted branch
-    // per level (about 50 ns at 1,600 points, measured) costs more than the search. The
-    // step is masked rather than written as a conditional, which g++ 12 compiled to a
-    // branch.
-    const std::uint32_t* first = values_.data();
-    std::size_t length = values_.size();
-    while (length > 1) {
-        const std::size_t half = length / 2;
-        // Both places the next step may look at (give or take one point), fetched while
-        // this one compares: at 1,000 servers the 640 KB of points miss the cache, and a
-        // branch-free search cannot run ahead on a guess the way a branchy one does.
-        const std::size_t next = (length - half) / 2;
-        __builtin_prefetch(first + next);
-        __builtin_prefetch(first + half + next);
-        first += half & (std::size_t{0} - static_cast<std::size_t>(first[half - 1] < h));
-        length -= half;
-    }
-    std::size_t pos = static_cast<std::size_t>(first - values_.data()) + (*first < h ? 1 : 0);
+std::size_t ketama_placement::server_for_hash(std::uint32_t h) const noexcept {
+    // The answer, the first point at or after h, is in h's bucket or is the first point of
+    // the next one: every point before bucket_first_[b] is below the bucket's start, every
+    // point from bucket_first_[b + 1] on is at or above the next bucket's start. With at
+    // least as many buckets as points, a bucket holds about one point.
+    const std::uint32_t b = h >> bucket_shift_;
+    std::size_t pos = bucket_first_[b];
+    const std::size_t end = bucket_first_[b + 1];
+    while (pos < end && values_[pos] < h) ++pos;
     if (pos == values_.size()) pos = 0;  // past the last point: wrap to the first
     return servers_[pos];
 }

@@ -37,15 +37,17 @@ class ketama_placement final : public placement {
     // libmemcached's auto-eject rebuild does (protocol.md 6.1 step 2).
     [[nodiscard]] std::unique_ptr<placement> without(std::span<const bool> alive) const override;
 
+    // The server of the first point at or after `hash`, wrapping to the first point: what
+    // server_for does once it has hashed the key. The continuum must not be empty.
+    [[nodiscard]] std::size_t server_for_hash(std::uint32_t hash) const noexcept;
+
     [[nodiscard]] std::size_t size() const noexcept { return values_.size(); }
     [[nodiscard]] point at(std::size_t i) const noexcept { return {values_[i], servers_[i]}; }
 
   private:
     ketama_placement(const ketama_placement& full, const std::vector<bool>& live);
     void build(const std::vector<bool>& live);
-    // The server of the first point at or after `hash`, wrapping to the first point; the
-    // continuum is not empty.
-    [[nodiscard]] std::size_t server_at(std::uint32_t hash) const noexcept;
+    void index_buckets();
 
     // The original list, for without: each server's point name and weight.
     std::vector<std::string> names_;
@@ -54,6 +56,12 @@ class ketama_placement final : public placement {
     // so twice as many fit per cache line as in libmemcached's (value, index) pairs.
     std::vector<std::uint32_t> values_;
     std::vector<std::uint32_t> servers_;
+    // Where the search for a hash starts: the index of the first point at or above the
+    // start of each bucket of hashes (their top bits), and values_.size() after the last.
+    // Measured against the branch-free binary search it replaced (bench/README.md,
+    // "Placement"): 164 instructions per lookup at 4 servers (640 points), now about 15.
+    std::vector<std::uint32_t> bucket_first_;
+    int bucket_shift_ = 31;
     // libmemcached answers 0 without hashing when the list has one server.
     bool single_ = false;
 };

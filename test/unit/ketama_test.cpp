@@ -247,3 +247,47 @@ TEST_CASE("ketama: servers_for gives what server_for gives, before and after wit
         CHECK(out == std::vector<std::size_t>(3, placement::none));
     }
 }
+
+TEST_CASE(
+    "ketama: server_for_hash finds the first point at or after the hash, as a binary search") {
+    // Continua of 480, 640 (weights 1, 2, 1), 16,000 and 160,000 points: the bucket index
+    // of the search has 512 to 262,144 buckets.
+    auto numbered = [](int count) {
+        std::vector<placement_server> out;
+        for (int i = 0; i < count; ++i) {
+            placement_server s;
+            s.text = "10." + std::to_string(i / 100) + ".0." + std::to_string(i % 100) + ":11211";
+            REQUIRE_FALSE(memcoro::detail::parse_address(s.text, s.address));
+            out.push_back(std::move(s));
+        }
+        return out;
+    };
+    const std::vector<std::vector<placement_server>> lists = {
+        three(),
+        servers({"10.0.0.1", "10.0.0.2", "10.0.0.3"}, {1, 2, 1}),
+        numbered(100),
+        numbered(1000),
+    };
+    std::mt19937 rng(7);
+    for (const auto& list : lists) {
+        const memcoro::detail::ketama_placement k(list);
+        CAPTURE(k.size());
+        std::vector<std::uint32_t> values(k.size());
+        for (std::size_t i = 0; i < k.size(); ++i) values[i] = k.at(i).value;
+        auto expected = [&](std::uint32_t h) {
+            auto it = std::lower_bound(values.begin(), values.end(), h);
+            return k.at(it == values.end() ? 0 : static_cast<std::size_t>(it - values.begin()))
+                .server;
+        };
+        std::vector<std::uint32_t> hashes = {0, 1, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff};
+        for (const auto v : values) {
+            hashes.push_back(v - 1);
+            hashes.push_back(v);
+            hashes.push_back(v + 1);
+        }
+        for (int i = 0; i < 100'000; ++i) hashes.push_back(static_cast<std::uint32_t>(rng()));
+        std::size_t wrong = 0;
+        for (const auto h : hashes) wrong += k.server_for_hash(h) != expected(h) ? 1 : 0;
+        CHECK(wrong == 0);
+    }
+}
