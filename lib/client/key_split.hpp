@@ -116,16 +116,26 @@ class grouped_keys {
         return {positions_ + first_[p], first_[p + 1] - first_[p]};
     }
 
-    // The request position of `key` among part p's keys, at or after `cursor`, which
-    // then moves past it (a child's results come in its request order); none when it is
-    // not there. The key is compared, not trusted: a reply never answers a key the
+    // Matches the replies of part p's child, which come in its request order, to request
+    // positions. The key is compared, not trusted: a reply never answers a key the
     // caller did not ask for.
-    std::size_t find(std::size_t p, std::string_view key, std::size_t& cursor) const noexcept {
-        const std::size_t end = first_[p + 1] - first_[p];
-        const std::string_view* views = views_ + first_[p];
-        while (cursor < end && views[cursor] != key) ++cursor;
-        return cursor < end ? positions_[first_[p] + cursor++] : placement::none;
-    }
+    class matcher {
+      public:
+        matcher(std::span<const std::string_view> asked, std::span<const std::size_t> positions)
+            : asked_(asked), positions_(positions) {}
+        // The request position of `key`, at or after the last match; none when it is not
+        // there (and then for every later key too).
+        std::size_t next(std::string_view key) noexcept {
+            while (cursor_ < asked_.size() && asked_[cursor_] != key) ++cursor_;
+            return cursor_ < asked_.size() ? positions_[cursor_++] : placement::none;
+        }
+
+      private:
+        std::span<const std::string_view> asked_;
+        std::span<const std::size_t> positions_;
+        std::size_t cursor_ = 0;
+    };
+    [[nodiscard]] matcher match(std::size_t p) const noexcept { return {keys(p), positions(p)}; }
 
   private:
     std::size_t* positions_;
