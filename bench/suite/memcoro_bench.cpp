@@ -417,8 +417,10 @@ long context_switches() {
 // ---- The run ------------------------------------------------------------------------------
 
 // Work shared by the coroutines of a phase: they take operations one at a time from here,
-// so the total is exact however the scheduler interleaves them.
-struct phase_state {
+// so the total is exact however the scheduler interleaves them. (With several threads,
+// each coroutine has one of its own: a cache line each, or two coroutines that resume on
+// different threads would pass one line back and forth for every operation.)
+struct alignas(64) phase_state {
     std::uint64_t target = 0;  // operations (calls) to issue; 0 with a deadline
     clock_type::time_point deadline = clock_type::time_point::max();
     bool timed = false;

@@ -41,11 +41,15 @@
 //   values are views and follow the lvalue rule; the key ranges of get_many and
 //   remove_many are read when the operation starts (see get_many).
 // - Threads: operations may be started from any thread at once (the connection's
-//   state is guarded by a mutex that no handler runs under). Handlers run on their
-//   associated executor; a handler is never run inside the call that started it.
-//   An exception thrown by a handler leaves through the run() of the executor it ran
-//   on, as for any Asio handler, and the client goes on working: the other handlers
-//   due are still called, and run() may be called again.
+//   state is guarded by a mutex that no handler runs under, and an operation started
+//   while another thread holds it is left to that thread rather than waiting). Over
+//   one connection, the calls of one thread go out in the order it made them; with
+//   connections_per_server above 1, two calls may take different connections, and a
+//   read that must see a write needs that write made without noreply and completed.
+//   Handlers run on their associated executor; a handler is never run inside the call
+//   that started it. An exception thrown by a handler leaves through the run() of the
+//   executor it ran on, as for any Asio handler, and the client goes on working: the
+//   other handlers due are still called, and run() may be called again.
 #pragma once
 
 #include <boost/asio/any_completion_handler.hpp>

@@ -224,7 +224,7 @@ void client::start_many(bool with_cas, std::span<const std::string_view> keys,
         auto slot = h.handler.get_cancellation_slot();
         auto* op = detail::new_operation<detail::many_op>(*c, std::move(h), with_cas, keys,
                                                           c->options().key_prefix,
-                                                          detail::base64_keys(options_), c->pool());
+                                                          detail::base64_keys(options_));
         op->misses_on_error_ = options_.errors_as_misses;
         detail::launch(c, op, slot, opts.timeout, options_.op_timeout);
     };
@@ -250,8 +250,7 @@ void client::start_many(bool with_cas, std::span<const std::string_view> keys,
             return detail::new_operation<detail::many_op>(
                 c,
                 handler<void(error_code, std::vector<item>)>(parent->child_handler(i), executor_),
-                with_cas, parent->keys(i), c.options().key_prefix, detail::base64_keys(options_),
-                c.pool());
+                with_cas, parent->keys(i), c.options().key_prefix, detail::base64_keys(options_));
         });
 }
 
@@ -309,8 +308,8 @@ void client::start_remove_many(std::span<const std::string_view> keys, const cal
     auto one_request = [&](const std::shared_ptr<detail::connection>& c,
                            std::span<const std::string_view> ks) {
         auto slot = h.handler.get_cancellation_slot();
-        auto* op = detail::new_operation<detail::remove_many_op>(
-            *c, std::move(h), ks, opts.noreply, detail::base64_keys(options_), c->pool());
+        auto* op = detail::new_operation<detail::remove_many_op>(*c, std::move(h), ks, opts.noreply,
+                                                                 detail::base64_keys(options_));
         detail::launch(c, op, slot, opts.timeout, options_.op_timeout);
     };
     if (router_->single()) return one_request(*router_->route({}), keys);
@@ -333,7 +332,7 @@ void client::start_remove_many(std::span<const std::string_view> keys, const cal
                                                          split.first(i + 1) - split.first(i));
             return detail::new_operation<detail::remove_many_op>(
                 c, handler<void(error_code, std::size_t)>(parent->child_handler(i), executor_),
-                part, opts.noreply, detail::base64_keys(options_), c.pool());
+                part, opts.noreply, detail::base64_keys(options_));
         });
 }
 

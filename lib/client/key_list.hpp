@@ -1,7 +1,7 @@
 // Keys of a multi-key operation, copied out of the caller's span: the caller's may be
 // gone before the replies come (after a cancellation), and the replies are still
 // checked against them. The views and the bytes they point to share one block from the
-// connection's operation pool, so a batch of the same size as the last costs no
+// operation pool, so a batch of the same size as the last costs no
 // allocation of its own.
 #pragma once
 
@@ -17,12 +17,11 @@ namespace memcoro::detail {
 
 class key_list {
   public:
-    key_list(std::span<const std::string_view> keys, operation_pool& pool)
-        : pool_(pool), count_(keys.size()) {
+    explicit key_list(std::span<const std::string_view> keys) : count_(keys.size()) {
         std::size_t total = 0;
         for (const auto k : keys) total += k.size();
         block_size_ = count_ * sizeof(std::string_view) + total;
-        block_ = pool_.allocate(block_size_);
+        block_ = operation_pool::allocate(block_size_);
         views_ = static_cast<std::string_view*>(block_);
         char* at = reinterpret_cast<char*>(views_ + count_);
         for (std::size_t i = 0; i < count_; ++i) {
@@ -32,7 +31,7 @@ class key_list {
             at += k.size();
         }
     }
-    ~key_list() { pool_.deallocate(block_, block_size_); }
+    ~key_list() { operation_pool::deallocate(block_, block_size_); }
     key_list(const key_list&) = delete;
     key_list& operator=(const key_list&) = delete;
 
@@ -43,7 +42,6 @@ class key_list {
     [[nodiscard]] std::string_view operator[](std::size_t i) const noexcept { return views_[i]; }
 
   private:
-    operation_pool& pool_;
     std::size_t count_;
     std::size_t block_size_ = 0;
     void* block_ = nullptr;

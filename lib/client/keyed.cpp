@@ -48,9 +48,8 @@ bool remove_op::on_event(const protocol::event& ev, std::uint32_t) {
 }
 
 remove_many_op::remove_many_op(handler_type&& h, const asio::any_io_executor& fallback,
-                               std::span<const std::string_view> keys, bool noreply, bool base64,
-                               operation_pool& pool)
-    : basic_operation(std::move(h), fallback), keys_(keys, pool), base64_(base64) {
+                               std::span<const std::string_view> keys, bool noreply, bool base64)
+    : basic_operation(std::move(h), fallback), keys_(keys), base64_(base64) {
     kind_ = operation_kind::remove_many;
     no_reply_ = noreply;
 }

@@ -19,7 +19,7 @@ namespace memcoro::detail {
 [[nodiscard]] std::optional<bool> remove_outcome(const protocol::event& ev) noexcept;
 
 class remove_op final : public basic_operation<bool> {
-public:
+  public:
     remove_op(handler_type&& h, const asio::any_io_executor& fallback, std::string_view key,
               bool noreply, bool base64)
         : basic_operation(std::move(h), fallback), key_(key), base64_(base64) {
@@ -32,20 +32,19 @@ public:
     }
     bool on_event(const protocol::event& ev, std::uint32_t part) override;
 
-private:
+  private:
     key_copy key_;
     bool base64_;
 };
 
 class remove_many_op final : public basic_operation<std::size_t> {
-public:
+  public:
     remove_many_op(handler_type&& h, const asio::any_io_executor& fallback,
-                   std::span<const std::string_view> keys, bool noreply, bool base64,
-                   operation_pool& pool);
+                   std::span<const std::string_view> keys, bool noreply, bool base64);
     error_code encode(encode_context& ctx) override;
     bool on_event(const protocol::event& ev, std::uint32_t part) override;
 
-private:
+  private:
     key_list keys_;
     bool base64_;
 };
@@ -53,7 +52,7 @@ private:
 // touch: `mg <key> T<ttl> O<n>` (HD / EN) or `touch <key> <ttl>` (TOUCHED / NOT_FOUND);
 // a base64 key always in `mg <key> b T<ttl> O<n>`.
 class touch_op final : public basic_operation<bool> {
-public:
+  public:
     touch_op(handler_type&& h, const asio::any_io_executor& fallback, std::string_view key,
              std::int64_t ttl, bool noreply, bool base64)
         : basic_operation(std::move(h), fallback), key_(key), ttl_(ttl), base64_(base64) {
@@ -64,7 +63,7 @@ public:
     error_code encode(encode_context& ctx) override;
     bool on_event(const protocol::event& ev, std::uint32_t part) override;
 
-private:
+  private:
     key_copy key_;
     std::int64_t ttl_;
     bool base64_;
@@ -74,7 +73,7 @@ private:
 // `incr|decr <key> <delta>` (the number / NOT_FOUND); a base64 key always in
 // `ma <key> b ...`.
 class arithmetic_op final : public basic_operation<std::optional<std::uint64_t>> {
-public:
+  public:
     arithmetic_op(handler_type&& h, const asio::any_io_executor& fallback, bool up,
                   std::string_view key, std::uint64_t delta, bool noreply, bool base64)
         : basic_operation(std::move(h), fallback),
@@ -88,7 +87,7 @@ public:
     error_code encode(encode_context& ctx) override;
     bool on_event(const protocol::event& ev, std::uint32_t part) override;
 
-private:
+  private:
     bool on_digits(std::string_view bytes, bool last);
 
     bool up_;

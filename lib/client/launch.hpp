@@ -32,8 +32,7 @@ std::uint64_t launch(const std::shared_ptr<connection>& c, operation* op,
 // executor, or on the connection's when the handler has none of its own.
 template <class Op, class Handler, class... Args>
 Op* new_operation(connection& c, Handler&& h, Args&&... args) {
-    return make_operation<Op>(c.pool(), std::forward<Handler>(h), c.executor(),
-                              std::forward<Args>(args)...);
+    return make_operation<Op>(std::forward<Handler>(h), c.executor(), std::forward<Args>(args)...);
 }
 
 // A key whose server is dead (and not remapped): the operation fails at once instead of

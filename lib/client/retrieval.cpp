@@ -129,12 +129,11 @@ template class single_value_op<std::optional<meta_item>>;
 template class single_value_op<std::optional<value_info>>;
 
 many_op::many_op(handler_type&& h, const asio::any_io_executor& fallback, bool with_cas,
-                 std::span<const std::string_view> keys, std::string_view prefix, bool base64,
-                 operation_pool& pool)
+                 std::span<const std::string_view> keys, std::string_view prefix, bool base64)
     : basic_operation(std::move(h), fallback),
       with_cas_(with_cas),
       base64_(base64),
-      keys_(keys, pool),
+      keys_(keys),
       prefix_(prefix) {
     kind_ = with_cas ? operation_kind::gets_many : operation_kind::get_many;
     lookups_ = static_cast<std::uint32_t>(keys.size());

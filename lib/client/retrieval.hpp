@@ -22,7 +22,7 @@ namespace memcoro::detail {
 // Where the value goes is up to the derived operation.
 template <class Result>
 class single_value_op : public basic_operation<Result> {
-public:
+  public:
     using typename basic_operation<Result>::handler_type;
 
     single_value_op(handler_type&& h, const asio::any_io_executor& fallback,
@@ -44,18 +44,18 @@ public:
     void body_filled(std::size_t n) noexcept override;
     [[nodiscard]] bool expects_one_value() const noexcept override { return true; }
 
-protected:
-  // The key as the caller gave it (without the prefix).
-  [[nodiscard]] std::string_view key() const noexcept { return key_.view(); }
+  protected:
+    // The key as the caller gave it (without the prefix).
+    [[nodiscard]] std::string_view key() const noexcept { return key_.view(); }
 
-  // A hit of `size` bytes: prepare storage for it.
-  virtual void start_value(std::size_t size, std::uint32_t flags, std::uint64_t cas) = 0;
-  // The contiguous storage at `offset` bytes into the value.
-  [[nodiscard]] virtual std::span<char> region(std::size_t offset) noexcept = 0;
-  // All `size` bytes are in place.
-  virtual void finish_value(std::size_t size) { (void)size; }
+    // A hit of `size` bytes: prepare storage for it.
+    virtual void start_value(std::size_t size, std::uint32_t flags, std::uint64_t cas) = 0;
+    // The contiguous storage at `offset` bytes into the value.
+    [[nodiscard]] virtual std::span<char> region(std::size_t offset) noexcept = 0;
+    // All `size` bytes are in place.
+    virtual void finish_value(std::size_t size) { (void)size; }
 
-private:
+  private:
     void on_value(const protocol::event& ev);
     void on_body(std::string_view bytes, bool last);
 
@@ -99,7 +99,7 @@ class retrieve_op final : public item_value_op<item> {
 
 // get_into: the value is appended to the caller's dynamic buffer.
 class get_into_op final : public single_value_op<std::optional<value_info>> {
-public:
+  public:
     get_into_op(handler_type&& h, const asio::any_io_executor& fallback, std::string_view key,
                 std::string_view prefix, bool base64, sink_maker sink)
         : single_value_op(std::move(h), fallback, protocol::retrieve_command::get, key, 0, prefix,
@@ -107,12 +107,12 @@ public:
           sink_(build_sink(sink)) {}
     ~get_into_op() override {
         sink_->~value_sink();
-        if (heap_ != nullptr) ::operator delete(heap_, std::align_val_t{heap_align_});
+        if (heap_ != nullptr) ::operator delete (heap_, std::align_val_t{heap_align_});
     }
     get_into_op(const get_into_op&) = delete;
     get_into_op& operator=(const get_into_op&) = delete;
 
-private:
+  private:
     void start_value(std::size_t size, std::uint32_t flags, std::uint64_t cas) override {
         sink_->begin(size);
         result_ = value_info{flags, cas, size};
@@ -126,12 +126,12 @@ private:
         if (m.size <= sizeof(sink_storage_) && m.align <= alignof(std::max_align_t)) {
             return m.build(sink_storage_, m.buffer);
         }
-        heap_ = ::operator new(m.size, std::align_val_t{m.align});
+        heap_ = ::operator new (m.size, std::align_val_t{m.align});
         heap_align_ = m.align;
         try {
             return m.build(heap_, m.buffer);
         } catch (...) {
-            ::operator delete(heap_, std::align_val_t{m.align});
+            ::operator delete (heap_, std::align_val_t{m.align});
             heap_ = nullptr;
             throw;
         }
@@ -160,15 +160,14 @@ private:
 // must name a requested key not answered yet, and the hits are put back in request
 // order at the end.
 class many_op final : public basic_operation<std::vector<item>> {
-public:
+  public:
     many_op(handler_type&& h, const asio::any_io_executor& fallback, bool with_cas,
-            std::span<const std::string_view> keys, std::string_view prefix, bool base64,
-            operation_pool& pool);
+            std::span<const std::string_view> keys, std::string_view prefix, bool base64);
 
     error_code encode(encode_context& ctx) override;
     bool on_event(const protocol::event& ev, std::uint32_t part) override;
 
-private:
+  private:
     error_code encode_meta(encode_context& ctx);
     bool on_meta(const protocol::event& ev, std::uint32_t part);
     // A hit for key `index`, from a VALUE line or a VA header.

@@ -60,6 +60,7 @@ connection::~connection() {
     // here never completed (their context went away); free each of them once.
     std::vector<operation*> left;
     for (auto* op = queue_head_; op != nullptr; op = op->next_) left.push_back(op);
+    for (auto* op = incoming_.load(); op != nullptr; op = op->next_) left.push_back(op);
     for (auto* op : in_write_) left.push_back(op);
     for (std::size_t i = 0; i < expected_.size(); ++i) {
         if (expected_[i].op != nullptr) left.push_back(expected_[i].op);
@@ -73,12 +74,53 @@ connection::~connection() {
 // Submitting and cancelling
 
 void connection::submit(operation* op, std::chrono::milliseconds time_limit) {
-    lock_type lock(mutex_);
     op->refs_ = 1;  // released once its handler has run
-    in_flight_.store(in_flight_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     const auto now = clock::now();
     if (time_limit.count() > 0) op->deadline_ = now + time_limit;
     op->started_ = now;
+    if (!mutex_.try_lock()) {
+        // Another thread holds the mutex, usually to read and parse a batch of replies:
+        // rather than wait for it, leave the operation to it (release). Once pushed, the
+        // operation may already be written, answered and freed.
+        push_incoming(op);
+        // Then the mutex is tried again: the holder may have released it before the
+        // push, and with it its last look at incoming_. The fence pairs with release's.
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        if (!mutex_.try_lock()) return;
+        op = nullptr;
+    }
+    lock_type lock(*this, /*from_user=*/true, std::adopt_lock);
+    take_incoming();  // submitted before this one: they go first
+    if (op != nullptr) admit(op, now);
+    settle(lock, true);
+}
+
+void connection::push_incoming(operation* op) noexcept {
+    operation* head = incoming_.load(std::memory_order_relaxed);
+    do {
+        op->next_ = head;
+    } while (!incoming_.compare_exchange_weak(head, op, std::memory_order_release,
+                                              std::memory_order_relaxed));
+}
+
+void connection::take_incoming() {
+    if (incoming_.load(std::memory_order_relaxed) == nullptr) return;
+    operation* newest_first = incoming_.exchange(nullptr, std::memory_order_acquire);
+    operation* oldest_first = nullptr;
+    while (newest_first != nullptr) {
+        operation* next = newest_first->next_;
+        newest_first->next_ = oldest_first;
+        oldest_first = std::exchange(newest_first, next);
+    }
+    while (oldest_first != nullptr) {
+        operation* next = oldest_first->next_;
+        admit(oldest_first, oldest_first->started_);
+        oldest_first = next;
+    }
+}
+
+void connection::admit(operation* op, clock::time_point now) {
+    in_flight_.store(in_flight_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     entry_time_ = now;
     if (options_.metrics) metrics_.started(*op);
     last_activity_ = now;
@@ -92,11 +134,11 @@ void connection::submit(operation* op, std::chrono::milliseconds time_limit) {
         enqueue(op);
         arm_timer(op->deadline_);
     }
-    settle(lock, true);
 }
 
 void connection::cancel(std::uint64_t id, error_code ec) {
-    lock_type lock(mutex_);
+    lock_type lock(*this, /*from_user=*/true);
+    take_incoming();  // it may be among them
     for (auto* op = queue_head_; op != nullptr; op = op->next_) {
         if (op->id_ == id) {
             unlink(op);
@@ -121,8 +163,9 @@ void connection::cancel(std::uint64_t id, error_code ec) {
 }
 
 void connection::shutdown() {
-    lock_type lock(mutex_);
+    lock_type lock(*this, /*from_user=*/true);
     if (state_ == state::shut_down) return;
+    take_incoming();  // failed below with the rest of the queue
     close(error::shut_down);
     state_ = state::shut_down;
     observer_ = nullptr;  // its owner may go away now
@@ -133,17 +176,17 @@ void connection::shutdown() {
 }
 
 void connection::clear_backoff() {
-    lock_type lock(mutex_);
+    lock_type lock(*this, /*from_user=*/true);
     backoff_until_ = {};
 }
 
 bool connection::is_open() {
-    lock_type lock(mutex_);
+    lock_type lock(*this, /*from_user=*/true);
     return state_ == state::securing || state_ == state::probing || state_ == state::ready;
 }
 
 std::optional<connection_failure> connection::last_failure() {
-    lock_type lock(mutex_);
+    lock_type lock(*this, /*from_user=*/true);
     if (!last_error_) return std::nullopt;
     return connection_failure{address_.text, last_error_, last_error_at_};
 }
@@ -226,6 +269,10 @@ namespace {
 thread_local const connection* flushing_here = nullptr;
 }  // namespace
 
+const connection* connection::running_here() noexcept {
+    return flushing_here;
+}
+
 // Tells the logger what was recorded, with the lock released as for completions (the
 // logger is user code, and may take its time).
 void connection::tell_logger(lock_type& lock) {
@@ -243,9 +290,24 @@ void connection::tell_logger(lock_type& lock) {
     }
 }
 
+void connection::release(lock_type& lock) {
+    for (;;) {
+        lock.unlock();
+        // The settle() further down this stack takes them in once it holds the mutex.
+        if (flushing_here == this) return;
+        // Pairs with submit's: either it sees the mutex held and this sees its push, or
+        // it takes the mutex itself.
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        if (incoming_.load(std::memory_order_relaxed) == nullptr) return;
+        if (!lock.try_lock()) return;  // its holder takes them in
+        settle(lock, lock.from_user());
+    }
+}
+
 void connection::settle(lock_type& lock, bool from_user) {
     if (flushing_here == this) return;  // the settle() further down this stack goes on
     for (;;) {
+        take_incoming();
         if (state_ == state::disconnected && queue_head_ != nullptr) {
             if (in_backoff(clock::now())) {
                 fail_queued(error::not_connected);

@@ -5,6 +5,8 @@
 // into one gather write. Each request registers the reply it expects, in wire order,
 // and the reader matches replies to them in that order. A mutex guards the state, so
 // operations may be started from any thread; user handlers always run with it released.
+// An operation submitted while another thread holds the mutex is left for that thread
+// to take in (submit), so that starting one never waits on a read being parsed.
 // (A strand would do the same, but over a type-erased executor it allocates for every
 // read and write: see bench/README.md.)
 #pragma once
@@ -57,8 +59,6 @@ class connection final : public std::enable_shared_from_this<connection>, privat
     // The same, by reference: operations keep a pointer to it (they live no longer).
     [[nodiscard]] const executor_type& executor() const noexcept { return executor_; }
     [[nodiscard]] const client_options& options() const noexcept { return options_; }
-    // Memory for the operations this connection serves; safe from any thread.
-    [[nodiscard]] operation_pool& pool() noexcept { return pool_; }
 
     // Safe to call from any thread, and from within a handler this connection runs.
 
@@ -87,6 +87,8 @@ class connection final : public std::enable_shared_from_this<connection>, privat
         metrics_.add_to(out);
         out.queue_depth += in_flight();
     }
+    // The connection whose completions this thread is running, if any (see settle).
+    [[nodiscard]] static const connection* running_here() noexcept;
     // Whether a stream is open (connected, perhaps still probing), read under the lock.
     [[nodiscard]] bool is_open();
     // The last failure seen on this connection (note_failure), read under the lock.
@@ -98,7 +100,41 @@ class connection final : public std::enable_shared_from_this<connection>, privat
   private:
     friend class tls_step_executor;
     friend struct tls_handler;
-    using lock_type = std::unique_lock<std::mutex>;
+
+    // The connection's mutex, held. Its last release takes in what submit() left in
+    // incoming_ meanwhile (release). `from_user`: held in a user's call (see settle).
+    class lock_type {
+      public:
+        explicit lock_type(connection& c, bool from_user = false) : c_(c), from_user_(from_user) {
+            lock();
+        }
+        // Takes charge of the mutex this thread already holds.
+        lock_type(connection& c, bool from_user, std::adopt_lock_t) noexcept
+            : c_(c), owns_(true), from_user_(from_user) {}
+        lock_type(const lock_type&) = delete;
+        lock_type& operator=(const lock_type&) = delete;
+        ~lock_type() {
+            if (owns_) c_.release(*this);
+        }
+        void lock() {
+            c_.mutex_.lock();
+            owns_ = true;
+        }
+        [[nodiscard]] bool try_lock() {
+            owns_ = c_.mutex_.try_lock();
+            return owns_;
+        }
+        void unlock() {
+            owns_ = false;
+            c_.mutex_.unlock();
+        }
+        [[nodiscard]] bool from_user() const noexcept { return from_user_; }
+
+      private:
+        connection& c_;
+        bool owns_ = false;
+        bool from_user_;
+    };
 
     // securing: the TLS handshake. probing: authentication and the probe (start_probe).
     enum class state : std::uint8_t {
@@ -220,6 +256,15 @@ class connection final : public std::enable_shared_from_this<connection>, privat
     void run_tls_step(Step&& step);
     void handshake_done(error_code ec, std::uint64_t epoch);
 
+    // An operation submitted, under the lock: queued, or failed at once.
+    void admit(operation* op, clock::time_point now);
+    // Leaves `op` in incoming_ for the thread that holds the mutex.
+    void push_incoming(operation* op) noexcept;
+    // Admits what submit() left in incoming_, in the order it was submitted.
+    void take_incoming();
+    // Unlocks; then, if an operation was left in incoming_ and the mutex is free, takes
+    // the mutex again and settles, until none is left or another thread holds it.
+    void release(lock_type& lock);
     void enqueue(operation* op) noexcept;
     operation* dequeue() noexcept;
     bool unlink(operation* op) noexcept;
@@ -237,10 +282,11 @@ class connection final : public std::enable_shared_from_this<connection>, privat
     [[nodiscard]] bool in_backoff(clock::time_point now) const noexcept;
     [[nodiscard]] clock::time_point batch_time() noexcept;
 
-    // Declared first so that it outlives every operation the members below still hold.
-    operation_pool pool_;
     executor_type executor_;
     std::mutex mutex_;
+    // Operations submitted while another thread held mutex_, newest first, linked
+    // through operation::next_; whoever next holds the mutex takes them in.
+    std::atomic<operation*> incoming_{nullptr};
     client_options options_;
     server_address address_;
     health_observer* observer_;

@@ -153,7 +153,7 @@ void connection::drop_written(std::size_t n) {
 }
 
 void connection::on_write(error_code ec, std::uint64_t epoch) {
-    lock_type lock(mutex_);
+    lock_type lock(*this);
     // An error of a stream already replaced concerns nobody.
     finish_write(epoch == epoch_ ? ec : error_code{});
     settle(lock);
@@ -281,7 +281,7 @@ void connection::read_bodies_now() {
 }
 
 void connection::on_read(error_code ec, std::size_t n, std::uint64_t epoch) {
-    lock_type lock(mutex_);
+    lock_type lock(*this);
     read_done(lock, ec, n, epoch);
 }
 
@@ -325,7 +325,7 @@ void connection::read_done(lock_type& lock, error_code ec, std::size_t n, std::u
 }
 
 void connection::on_body_read(error_code ec, std::size_t n, std::uint64_t epoch) {
-    lock_type lock(mutex_);
+    lock_type lock(*this);
     body_read_done(lock, ec, n, epoch);
 }
 

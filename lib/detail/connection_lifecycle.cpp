@@ -59,7 +59,7 @@ void connection::start_connect() {
         address_.host, std::to_string(address_.port),
         [self = shared_from_this(), epoch = epoch_](
             error_code ec, const asio::ip::tcp::resolver::results_type& results) {
-            lock_type lock(self->mutex_);
+            lock_type lock(*self);
             if (epoch != self->epoch_) return;
             if (ec) {
                 self->fail_connect(ec);  // host_not_found, ...
@@ -82,7 +82,7 @@ void connection::connect_to(std::vector<generic_endpoint> endpoints) {
 }
 
 void connection::on_connected(error_code ec, std::uint64_t epoch) {
-    lock_type lock(mutex_);
+    lock_type lock(*this);
     if (epoch != epoch_) return;
     if (ec) {
         fail_connect(ec);  // connection_refused, no such file or directory, ...
@@ -244,7 +244,7 @@ void connection::arm_timer(clock::time_point at) {
 }
 
 void connection::on_timer(error_code ec, std::uint64_t generation) {
-    lock_type lock(mutex_);
+    lock_type lock(*this);
     if (generation != timer_generation_) return;  // re-armed or shut down since
     (void)ec;
     timer_expiry_ = clock::time_point::max();

@@ -93,7 +93,7 @@ template <typename Step>
 void connection::run_tls_step(Step&& step) {
     // The step may destroy the handler that holds the last other reference.
     const auto keep = shared_from_this();
-    lock_type lock(mutex_);
+    lock_type lock(*this);
     std::forward<Step>(step)();
     if (!tls_done_) return;  // the operation goes on
     const tls_result done = *std::exchange(tls_done_, std::nullopt);

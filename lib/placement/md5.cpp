@@ -52,8 +52,11 @@ void store_le(std::uint32_t v, std::uint8_t* p) noexcept {
 // One 64-byte block, its sixteen words already loaded. The loop over 64 steps with the
 // round chosen by i / 16 is unrolled by the compiler (the round and word index are
 // constants per step once unrolled).
+//
+// Always inlined: the lanes' copy then takes the instruction set of the function it is
+// inlined into (md5_u32_many's, below).
 template <class Word>
-void compress(md5_state<Word>& s, const Word* x) noexcept {
+[[gnu::always_inline]] inline void compress(md5_state<Word>& s, const Word* x) noexcept {
     Word a = s.a, b = s.b, c = s.c, d = s.d;
 #pragma GCC unroll 64
     for (int i = 0; i < 64; ++i) {
@@ -124,14 +127,16 @@ md5_state<std::uint32_t> hash(std::string_view data) noexcept {
 // mostly idle. Measured (callgrind; ns on the 2-vCPU VM; keys of 10 to 40 bytes): one at
 // a time 676 instructions and 110 ns per key; 4 lanes 307 and 58 ns; 8 lanes 337 (some
 // spills: SSE2 has 16 registers, and each 8-lane value takes two) but 46 ns, as two
-// independent 4-lane chains run side by side. 8 it is. bench/README.md, "Placement",
-// has the lookups.
+// independent 4-lane chains run side by side. 8 it is for the baseline. bench/README.md,
+// "Placement", has the lookups.
 //
-// In GCC/Clang vector extensions rather than intrinsics, so that it needs no -m flag or
-// runtime dispatch: g++ splits the 8 lanes into two SSE2 operations on x86-64 (its
-// baseline), into NEON on AArch64, and into plain scalar code elsewhere.
-constexpr std::size_t lane_count = 8;
-typedef std::uint32_t lanes __attribute__((vector_size(4 * lane_count)));
+// In GCC/Clang vector extensions rather than intrinsics: the compiler splits 8 lanes into
+// two SSE2 operations on x86-64's baseline, into NEON on AArch64, and into plain scalar
+// code elsewhere. On x86-64 the same code is also compiled for AVX2 (16 lanes, two
+// registers of 8) and for AVX-512VL (8 lanes, with a rotate and three-input logic in one
+// instruction each), and the best one the CPU has is chosen once (md5_u32_many).
+typedef std::uint32_t lanes8 __attribute__((vector_size(32)));
+typedef std::uint32_t lanes16 __attribute__((vector_size(64)));
 
 // Up to lane_count keys that pad into `Blocks` blocks each, each key's padded message in
 // its lane of the words. One group per block count, so that a short key never waits out
@@ -139,15 +144,17 @@ typedef std::uint32_t lanes __attribute__((vector_size(4 * lane_count)));
 // placement_bench's keys of 1 to 64 bytes, the 14% of two blocks took 180 of the 461
 // instructions per key on the scalar path, and 388 in all once they had their own group.
 // Longer keys, rare, stay scalar.
-template <std::size_t Blocks>
+template <class Lanes, std::size_t Blocks>
 class lane_group {
   public:
+    static constexpr std::size_t lane_count = sizeof(Lanes) / sizeof(std::uint32_t);
+
     // The longest key that pads into `Blocks` blocks (RFC 1321 3.1: the key, 0x80, and
     // the 8-byte length).
     static constexpr std::size_t max_size = 64 * Blocks - 9;
 
     // `out` receives the key's md5_u32 once the group is full, or at finish().
-    void add(std::string_view key, std::uint32_t* out) noexcept {
+    [[gnu::always_inline]] void add(std::string_view key, std::uint32_t* out) noexcept {
         const auto* p = reinterpret_cast<const unsigned char*>(key.data());
         const std::size_t n = key.size();
         const std::size_t lane = used_++;
@@ -165,20 +172,94 @@ class lane_group {
 
     // Hashes the keys added (the unused lanes hash zeros, thrown away), and empties the
     // group.
-    void finish() noexcept {
+    [[gnu::always_inline]] void finish() noexcept {
         if (used_ == 0) return;
-        md5_state<lanes> s;
+        md5_state<Lanes> s;
         for (std::size_t block = 0; block < Blocks; ++block) compress(s, x_ + 16 * block);
         for (std::size_t lane = 0; lane < used_; ++lane) *out_[lane] = s.a[lane];
         used_ = 0;
-        for (auto& word : x_) word = lanes{};
+        for (auto& word : x_) word = Lanes{};
     }
 
   private:
-    lanes x_[16 * Blocks] = {};  // the words no key byte reaches stay 0: the padding's zeros
+    Lanes x_[16 * Blocks] = {};  // the words no key byte reaches stay 0: the padding's zeros
     std::uint32_t* out_[lane_count] = {};
     std::size_t used_ = 0;
 };
+
+// The keys in groups of lanes by the number of blocks they pad into; compiled once per
+// instruction set (below), all of it inlined into each.
+template <class Lanes>
+[[gnu::always_inline]] inline void hash_in_lanes(std::span<const std::string_view> keys,
+                                                 std::span<std::uint32_t> out) noexcept {
+    lane_group<Lanes, 1> one;
+    lane_group<Lanes, 2> two;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+        const std::size_t n = keys[i].size();
+        if (n <= one.max_size) {
+            one.add(keys[i], &out[i]);
+        } else if (n <= two.max_size) {
+            two.add(keys[i], &out[i]);
+        } else {
+            out[i] = hash(keys[i]).a;
+        }
+    }
+    one.finish();
+    two.finish();
+}
+
+using hash_many_fn = void (*)(std::span<const std::string_view>, std::span<std::uint32_t>) noexcept;
+
+void hash_in_lanes_baseline(std::span<const std::string_view> keys,
+                            std::span<std::uint32_t> out) noexcept {
+    hash_in_lanes<lanes8>(keys, out);
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+// Measured on this machine (keys of 10 to 40 bytes, 100 per call; bench/README.md,
+// "Placement", "MD5 in AVX2 and AVX-512 lanes"): the baseline's two SSE2 chains of 4
+// lanes took 39-40 ns per key. AVX2 with 8 lanes in one register, a single chain, took
+// about as long (37-44); with 16 lanes, two chains side by side, 32-34.
+[[gnu::target("avx2")]] void hash_in_lanes_avx2(std::span<const std::string_view> keys,
+                                                std::span<std::uint32_t> out) noexcept {
+    hash_in_lanes<lanes16>(keys, out);
+}
+
+[[gnu::target("avx2,avx512f,avx512vl")]] void hash_in_lanes_avx512(
+    std::span<const std::string_view> keys, std::span<std::uint32_t> out) noexcept {
+    // AVX-512VL's rotate and three-input logic shorten each step's chain: 8 lanes took
+    // 30-35 ns per key. 16 lanes, in 512-bit registers, took 27-29, but code that uses
+    // those lowers some cores' clock for everything else running on them.
+    hash_in_lanes<lanes8>(keys, out);
+}
+
+// The variant for `isa`, or nullptr when this CPU lacks it.
+hash_many_fn hash_many_for(md5_lanes_isa isa) noexcept {
+    __builtin_cpu_init();
+    switch (isa) {
+        case md5_lanes_isa::baseline:
+            return hash_in_lanes_baseline;
+        case md5_lanes_isa::avx2:
+            return __builtin_cpu_supports("avx2") ? hash_in_lanes_avx2 : nullptr;
+        case md5_lanes_isa::avx512:
+            return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")
+                       ? hash_in_lanes_avx512
+                       : nullptr;
+    }
+    return nullptr;
+}
+#else
+hash_many_fn hash_many_for(md5_lanes_isa isa) noexcept {
+    return isa == md5_lanes_isa::baseline ? hash_in_lanes_baseline : nullptr;
+}
+#endif
+
+hash_many_fn best_hash_many() noexcept {
+    for (const auto isa : {md5_lanes_isa::avx512, md5_lanes_isa::avx2}) {
+        if (const auto fn = hash_many_for(isa)) return fn;
+    }
+    return hash_in_lanes_baseline;
+}
 
 }  // namespace
 
@@ -197,20 +278,16 @@ std::uint32_t md5_u32(std::string_view data) noexcept {
 }
 
 void md5_u32_many(std::span<const std::string_view> keys, std::span<std::uint32_t> out) noexcept {
-    lane_group<1> one;
-    lane_group<2> two;
-    for (std::size_t i = 0; i < keys.size(); ++i) {
-        const std::size_t n = keys[i].size();
-        if (n <= one.max_size) {
-            one.add(keys[i], &out[i]);
-        } else if (n <= two.max_size) {
-            two.add(keys[i], &out[i]);
-        } else {
-            out[i] = md5_u32(keys[i]);
-        }
-    }
-    one.finish();
-    two.finish();
+    static const hash_many_fn best = best_hash_many();
+    best(keys, out);
+}
+
+bool md5_u32_many_using(md5_lanes_isa isa, std::span<const std::string_view> keys,
+                        std::span<std::uint32_t> out) noexcept {
+    const auto fn = hash_many_for(isa);
+    if (fn == nullptr) return false;
+    fn(keys, out);
+    return true;
 }
 
 }  // namespace memcoro::detail

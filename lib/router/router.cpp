@@ -15,6 +15,11 @@ namespace asio = boost::asio;
 
 namespace {
 
+// How far the connection a handler runs for may be behind the least busy one (in
+// operations in flight, beyond twice that one's) and still take the operations the
+// handler starts (pick).
+constexpr std::uint32_t affinity_slack = 16;
+
 [[noreturn]] void refuse(const std::string& why) {
     throw boost::system::system_error(make_error_code(error::invalid_argument),
                                       "memcoro::client: " + why);
@@ -203,16 +208,29 @@ std::size_t router::remapped(std::string_view key) const {
 const std::shared_ptr<connection>& router::pick(std::size_t server, const connection* avoid) const {
     const auto& conns = nodes_[server]->connections_;
     if (conns.size() == 1) return conns.front();
+    const connection* here = connection::running_here();
     const std::shared_ptr<connection>* best = nullptr;
+    const std::shared_ptr<connection>* mine = nullptr;
     std::uint32_t least = 0;
+    std::uint32_t mine_load = 0;
     for (const auto& c : conns) {
         if (c.get() == avoid) continue;
         const auto load = c->in_flight();
+        if (c.get() == here) {
+            mine = &c;
+            mine_load = load;
+        }
         if (best == nullptr || load < least) {
             best = &c;
             least = load;
         }
     }
+    // An operation started by a handler that this connection's replies resumed stays on
+    // it unless it is well behind the least busy one: its request then joins the write
+    // that ends this batch, on this thread, and with several threads running the event
+    // loop a connection's operations and their memory stay with one thread at a time
+    // instead of passing between them for each operation (bench/README.md, S11).
+    if (mine != nullptr && mine_load <= 2 * least + affinity_slack) return *mine;
     return best != nullptr ? *best : conns.front();
 }
 
@@ -320,8 +338,7 @@ void router::start_probe(std::size_t index) {
         if (auto r = owner.lock()) r->on_probe_done(index, !ec);
     };
     auto* op = make_operation<version_op>(
-        c->pool(), completion<void(error_code, std::string)>(std::move(done), c->executor()),
-        c->executor());
+        completion<void(error_code, std::string)>(std::move(done), c->executor()), c->executor());
     c->submit(op, options_.connect_timeout + options_.op_timeout);
 }
 

@@ -1,23 +1,24 @@
 // Many operations at once on one client: every reply must reach the operation it
 // answers, on one thread or several, with small and large values, noreply requests in
 // between, and over a unix socket.
-#include "test_common.hpp"
-
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
-
-#include <atomic>
 #include <cstdint>
 #include <exception>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "test_common.hpp"
 
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
@@ -119,6 +120,17 @@ asio::awaitable<void> worker(memcoro::client& mc, int i, failures& f) {
     }
 }
 
+// Options for many operations started at once: the connect (and probe) deadline runs
+// from the first operation, while the test is still busy starting the others, and a
+// sanitizer build is slow at that.
+memcoro::client_options patient_options(const memcached_server& server,
+                                        memcoro::wire_protocol mode) {
+    auto options = options_for(server, mode);
+    options.op_timeout = 60s;
+    options.connect_timeout = 30s;
+    return options;
+}
+
 // Runs worker_count workers on `threads` threads of one io_context, all through one
 // client, and reports what went wrong.
 void run_workers(const memcached_server& server, const memcoro::client_options& options,
@@ -155,12 +167,7 @@ TEST_CASE("1,000 concurrent coroutines on one client, one thread") {
         const std::string mode_name = name_of(mode);
         CAPTURE(mode_name);
         memcoro::test::flush(server);
-        auto options = options_for(server, mode);
-        options.op_timeout = 60s;
-        // The connect (and probe) deadline runs from the first operation, while this
-        // thread is still busy starting the other 999: slow in a sanitizer build.
-        options.connect_timeout = 30s;
-        run_workers(server, options, 1);
+        run_workers(server, patient_options(server, mode), 1);
     }
 }
 
@@ -170,10 +177,67 @@ TEST_CASE("1,000 concurrent coroutines on one client, io_context run by 2 thread
         const std::string mode_name = name_of(mode);
         CAPTURE(mode_name);
         memcoro::test::flush(server);
-        auto options = options_for(server, mode);
-        options.op_timeout = 60s;
-        options.connect_timeout = 30s;  // as above
-        run_workers(server, options, 2);
+        run_workers(server, patient_options(server, mode), 2);
+    }
+}
+
+// Threads outside the event loop start operations on one connection while the loop's two
+// threads read and complete others: an operation started while another thread holds the
+// connection is left for that thread to take in (connection::submit). Every operation
+// must complete once, with its own reply, and the calls of one thread must reach the
+// server in the order they were made: a noreply set and the get right behind it, not
+// waited for in between, must see that set.
+TEST_CASE("operations started from several threads at once keep each thread's order") {
+    memcached_server server;
+    for (auto mode : all_modes) {
+        const std::string mode_name = name_of(mode);
+        CAPTURE(mode_name);
+        memcoro::test::flush(server);
+        asio::io_context ioc(2);
+        memcoro::client mc(ioc.get_executor(), patient_options(server, mode));
+        auto work = asio::make_work_guard(ioc);
+        std::vector<std::thread> loop;
+        for (int t = 0; t < 2; ++t) loop.emplace_back([&] { ioc.run_for(120s); });
+
+        constexpr int callers = 4;
+        constexpr int rounds = 2000;
+        failures f;
+        std::atomic<int> completed = 0;
+        std::vector<std::thread> threads;
+        for (int t = 0; t < callers; ++t) {
+            threads.emplace_back([&, t] {
+                const std::string key = "order-" + std::to_string(t);
+                for (int i = 0; i < rounds; ++i) {
+                    std::string value = key + "-" + std::to_string(i);
+                    // An rvalue: the operation keeps its own copy of the value.
+                    mc.set(key, std::string(value), {.noreply = true},
+                           [&f, &completed, key](error_code ec, bool stored) {
+                               if (ec || !stored) f.add(key + ": noreply set failed");
+                               ++completed;
+                           });
+                    mc.get(key, [&f, &completed, key, value](error_code ec,
+                                                             std::optional<memcoro::item> it) {
+                        if (ec || !it || it->value() != value) {
+                            f.add(key + ": expected " + value + ", got " +
+                                  (it ? std::string(it->value()) : "a miss or an error"));
+                        }
+                        ++completed;
+                    });
+                }
+            });
+        }
+        for (auto& t : threads) t.join();
+        // Every call has been made; wait for the last completions, then let the loop end.
+        const auto give_up = std::chrono::steady_clock::now() + 60s;
+        while (completed.load() < 2 * callers * rounds &&
+               std::chrono::steady_clock::now() < give_up) {
+            std::this_thread::sleep_for(1ms);
+        }
+        mc.close();
+        work.reset();
+        for (auto& t : loop) t.join();
+        CHECK(completed.load() == 2 * callers * rounds);
+        f.report();
     }
 }
 

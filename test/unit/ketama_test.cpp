@@ -34,18 +34,32 @@ std::vector<std::string_view> views(const std::vector<std::string>& keys) {
     return {keys.begin(), keys.end()};
 }
 
-// md5_u32_many over `keys` against md5_u32 of each.
+// md5_u32_many over `keys` against md5_u32 of each, with the instruction set it picks
+// and with each one it is compiled for that this CPU has.
 void check_md5_many(const std::vector<std::string>& keys) {
+    using memcoro::detail::md5_lanes_isa;
     const auto v = views(keys);
-    // One more slot than keys: md5_u32_many writes only as many as it is given keys.
+    const auto check = [&](const std::vector<std::uint32_t>& out) {
+        for (std::size_t i = 0; i < v.size(); ++i) {
+            CAPTURE(i);
+            CAPTURE(v[i].size());
+            CHECK(out[i] == memcoro::detail::md5_u32(v[i]));
+        }
+        // One more slot than keys: only as many are written as there are keys.
+        CHECK(out.back() == 0x5a5a5a5a);
+    };
     std::vector<std::uint32_t> out(v.size() + 1, 0x5a5a5a5a);
     memcoro::detail::md5_u32_many(v, std::span(out).first(v.size()));
-    for (std::size_t i = 0; i < v.size(); ++i) {
-        CAPTURE(i);
-        CAPTURE(v[i].size());
-        CHECK(out[i] == memcoro::detail::md5_u32(v[i]));
+    check(out);
+    for (const auto isa : {md5_lanes_isa::baseline, md5_lanes_isa::avx2, md5_lanes_isa::avx512}) {
+        CAPTURE(static_cast<int>(isa));
+        std::fill(out.begin(), out.end(), 0x5a5a5a5a);
+        const bool ran =
+            memcoro::detail::md5_u32_many_using(isa, v, std::span(out).first(v.size()));
+        // The baseline is always there.
+        if (isa == md5_lanes_isa::baseline) REQUIRE(ran);
+        if (ran) check(out);
     }
-    CHECK(out.back() == 0x5a5a5a5a);
 }
 
 // servers_for against server_for, key by key.

@@ -129,37 +129,30 @@ public:
     std::uint32_t hits_ = 0;
     clock::time_point started_{};
 
-    // Where its memory came from (see make_operation), so destroy() can give it back.
-    operation_pool* pool_ = nullptr;
+    // The size make_operation took from the operation pool, so destroy() can give it back.
     std::size_t alloc_size_ = 0;
 
 protected:
     virtual ~operation() = default;
 
-    // Ends the operation's life and returns its memory to where it came from.
+    // Ends the operation's life and returns its memory to the operation pool.
     void free_self() noexcept {
-        auto* pool = pool_;
         const std::size_t size = alloc_size_;
         this->~operation();
-        if (pool != nullptr) {
-            pool->deallocate(this, size);
-        } else {
-            ::operator delete(this);
-        }
+        operation_pool::deallocate(this, size);
     }
 };
 
-// Builds an operation in memory from `pool`.
+// Builds an operation in memory from the operation pool.
 template <class Op, class... Args>
-Op* make_operation(operation_pool& pool, Args&&... args) {
-    void* memory = pool.allocate(sizeof(Op));
+Op* make_operation(Args&&... args) {
+    void* memory = operation_pool::allocate(sizeof(Op));
     try {
         auto* op = ::new (memory) Op(std::forward<Args>(args)...);
-        op->pool_ = &pool;
         op->alloc_size_ = sizeof(Op);
         return op;
     } catch (...) {
-        pool.deallocate(memory, sizeof(Op));
+        operation_pool::deallocate(memory, sizeof(Op));
         throw;
     }
 }

@@ -1,79 +1,23 @@
-// Recycled memory for operations and the keys of multi-key ones: one is allocated per
-// call, and at high concurrency the allocator's thread-local caches (two blocks deep)
-// are of no help, so a connection keeps the blocks of finished operations for the next.
+// Recycled memory for operations and the keys of multi-key ones: one block is allocated
+// per call, and at high concurrency the allocator's thread-local caches (glibc's: seven
+// blocks of a size) are of no help, so the blocks of finished operations are kept for
+// the next ones.
+//
+// They are kept per thread, with no lock: threads that share a client take and return
+// blocks without waiting on each other or passing a lock's cache line back and forth
+// (bench/README.md, S11). A block freed on another thread than the one that took it
+// joins the freeing thread's blocks. A thread's blocks are freed when it ends.
 #pragma once
 
-#include <bit>
 #include <cstddef>
-#include <mutex>
-#include <new>
-#include <utility>
 
 namespace memcoro::detail {
 
-class operation_pool {
-public:
-    operation_pool() = default;
-    operation_pool(const operation_pool&) = delete;
-    operation_pool& operator=(const operation_pool&) = delete;
-    ~operation_pool() {
-        for (auto* head : free_) {
-            while (head != nullptr) ::operator delete(std::exchange(head, head->next));
-        }
-    }
-
-    // Operations start on the caller's thread and may end on another.
-    void* allocate(std::size_t size) {
-        const std::size_t c = class_of(size);
-        if (c == no_class) return ::operator new(size);
-        {
-            std::lock_guard lock(mutex_);
-            if (free_block* block = free_[c]) {
-                free_[c] = block->next;
-                --kept_[c];
-                return block;
-            }
-        }
-        return ::operator new(class_size(c));
-    }
-
-    void deallocate(void* p, std::size_t size) noexcept {
-        const std::size_t c = class_of(size);
-        if (c != no_class) {
-            std::lock_guard lock(mutex_);
-            if (kept_[c] < max_kept) {
-                // The block is kept as a list node of its own: keeping it costs nothing.
-                free_[c] = ::new (p) free_block{free_[c]};
-                ++kept_[c];
-                return;
-            }
-        }
-        ::operator delete(p);
-    }
-
-private:
-    struct free_block {
-        free_block* next;
-    };
-
-    // 256 bytes to 8 KiB: operations, and the keys of multi-key ones (a hundred keys
-    // of a typical length, and their views, take about 3 KiB).
-    static constexpr std::size_t class_count = 6;
-    static constexpr std::size_t no_class = class_count;
-    // Enough for the deepest pipelines the benchmarks drive, bounded all the same.
-    static constexpr std::size_t max_kept = 4096;
-
-    static std::size_t class_size(std::size_t c) noexcept { return std::size_t{256} << c; }
-    // The smallest class that holds `size` bytes: 257..512 -> 1, 513..1024 -> 2, ...
-    static std::size_t class_of(std::size_t size) noexcept {
-        if (size <= class_size(0)) return 0;
-        const auto c = static_cast<std::size_t>(std::bit_width(size - 1)) - 8;
-        return c < class_count ? c : no_class;
-    }
-
-    std::mutex mutex_;
-    free_block* free_[class_count] = {};
-    std::size_t kept_[class_count] = {};
+struct operation_pool {
+    // A block of at least `size` bytes, aligned for any operation.
+    static void* allocate(std::size_t size);
+    // Gives back a block that allocate(size) returned, from any thread.
+    static void deallocate(void* p, std::size_t size) noexcept;
 };
 
 }  // namespace memcoro::detail
