@@ -91,7 +91,7 @@ void connection::submit(operation* op, std::chrono::milliseconds time_limit) {
     }
     lock_type lock(*this, /*from_user=*/true, std::adopt_lock);
     take_incoming();  // submitted before this one: they go first
-    if (op != nullptr) admit(op, now);
+    if (op != nullptr) admit(op);
     settle(lock, true);
 }
 
@@ -114,12 +114,13 @@ void connection::take_incoming() {
     }
     while (oldest_first != nullptr) {
         operation* next = oldest_first->next_;
-        admit(oldest_first, oldest_first->started_);
+        admit(oldest_first);
         oldest_first = next;
     }
 }
 
-void connection::admit(operation* op, clock::time_point now) {
+void connection::admit(operation* op) {
+    const auto now = op->started_;
     in_flight_.store(in_flight_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     entry_time_ = now;
     if (options_.metrics) metrics_.started(*op);

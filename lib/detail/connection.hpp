@@ -256,8 +256,8 @@ class connection final : public std::enable_shared_from_this<connection>, privat
     void run_tls_step(Step&& step);
     void handshake_done(error_code ec, std::uint64_t epoch);
 
-    // An operation submitted, under the lock: queued, or failed at once.
-    void admit(operation* op, clock::time_point now);
+    // An operation submitted (at op->started_), under the lock: queued, or failed at once.
+    void admit(operation* op);
     // Leaves `op` in incoming_ for the thread that holds the mutex.
     void push_incoming(operation* op) noexcept;
     // Admits what submit() left in incoming_, in the order it was submitted.
