@@ -15,11 +15,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-// How far the connection a handler runs for may be behind the least busy one (in
-// operations in flight, beyond twice that one's) and still take the operations the
-// handler starts (pick).
-constexpr std::uint32_t affinity_slack = 16;
-
 [[noreturn]] void refuse(const std::string& why) {
     throw boost::system::system_error(make_error_code(error::invalid_argument),
                                       "memcoro::client: " + why);
@@ -208,29 +203,30 @@ std::size_t router::remapped(std::string_view key) const {
 const std::shared_ptr<connection>& router::pick(std::size_t server, const connection* avoid) const {
     const auto& conns = nodes_[server]->connections_;
     if (conns.size() == 1) return conns.front();
-    const connection* here = connection::running_here();
+    // An operation started by a handler that one of this server's connections resumed
+    // stays on that connection, however busy: its request joins the write that ends the
+    // batch, and with several threads running the event loop the connection's coroutines
+    // and memory stay with one thread. Moving it when another connection looked less busy
+    // went wrong: that count belongs to another thread, read mid-batch, and swings from a
+    // handful to twice its share. Such a rule moved 1 operation in 100, and even 1 in
+    // 4,000 cost S11 20-30% (bench/README.md, S11, 2026-12-07). Every other operation takes
+    // the least busy connection, so one held up by a large value gets other work only
+    // while it is the least busy.
+    if (const connection* here = connection::running_here(); here != nullptr && here != avoid) {
+        for (const auto& c : conns) {
+            if (c.get() == here) return c;
+        }
+    }
     const std::shared_ptr<connection>* best = nullptr;
-    const std::shared_ptr<connection>* mine = nullptr;
     std::uint32_t least = 0;
-    std::uint32_t mine_load = 0;
     for (const auto& c : conns) {
         if (c.get() == avoid) continue;
         const auto load = c->in_flight();
-        if (c.get() == here) {
-            mine = &c;
-            mine_load = load;
-        }
         if (best == nullptr || load < least) {
             best = &c;
             least = load;
         }
     }
-    // An operation started by a handler that this connection's replies resumed stays on
-    // it unless it is well behind the least busy one: its request then joins the write
-    // that ends this batch, on this thread, and with several threads running the event
-    // loop a connection's operations and their memory stay with one thread at a time
-    // instead of passing between them for each operation (bench/README.md, S11).
-    if (mine != nullptr && mine_load <= 2 * least + affinity_slack) return *mine;
     return best != nullptr ? *best : conns.front();
 }
 

@@ -94,8 +94,9 @@ class router : public std::enable_shared_from_this<router> {
     // placed together (placement::servers_for) for a multi-key call.
     void servers_for(std::span<const std::string_view> keys, std::span<std::size_t> out) const;
 
-    // The connection of `server` with the fewest operations in flight, other than
-    // `avoid` when the server has another.
+    // The connection of `server` for an operation: the one whose completion handler
+    // starts it, if it is one of them; else the one with the fewest operations in flight.
+    // Never `avoid` when the server has another.
     [[nodiscard]] const std::shared_ptr<connection>& pick(std::size_t server,
                                                           const connection* avoid = nullptr) const;
 
