@@ -208,10 +208,10 @@ const std::shared_ptr<connection>& router::pick(std::size_t server, const connec
     // batch, and with several threads running the event loop the connection's coroutines
     // and memory stay with one thread. Moving it when another connection looked less busy
     // went wrong: that count belongs to another thread, read mid-batch, and swings from a
-    // handful to twice its share. Such a rule moved 1 operation in 100, and even 1 in
-    // 4,000 cost S11 20-30% (bench/README.md, S11, 2026-12-07). Every other operation takes
-    // the least busy connection, so one held up by a large value gets other work only
-    // while it is the least busy.
+    // handful to twice its share. Such a rule moved 1 operation in 100 and cost S11 a
+    // quarter of its throughput, and no rule measured beat never moving (bench/README.md,
+    // S11, 2026-12-07). Every other operation takes the least busy connection, so one held
+    // up by a large value gets other work only while it is the least busy.
     if (const connection* here = connection::running_here(); here != nullptr && here != avoid) {
         for (const auto& c : conns) {
             if (c.get() == here) return c;
