@@ -159,26 +159,25 @@ void run_workers(const memcached_server& server, const memcoro::client_options& 
     CHECK(std::stol(memcoro::test::raw_stat(server, "cmd_set")) - sets_before == 2L * worker_count);
 }
 
-}  // namespace
-
-TEST_CASE("1,000 concurrent coroutines on one client, one thread") {
+// run_workers in each wire mode, on a flushed server each time.
+void run_workers_in_each_mode(int threads) {
     memcached_server server;
     for (auto mode : all_modes) {
         const std::string mode_name = name_of(mode);
         CAPTURE(mode_name);
         memcoro::test::flush(server);
-        run_workers(server, patient_options(server, mode), 1);
+        run_workers(server, patient_options(server, mode), threads);
     }
 }
 
+}  // namespace
+
+TEST_CASE("1,000 concurrent coroutines on one client, one thread") {
+    run_workers_in_each_mode(1);
+}
+
 TEST_CASE("1,000 concurrent coroutines on one client, io_context run by 2 threads") {
-    memcached_server server;
-    for (auto mode : all_modes) {
-        const std::string mode_name = name_of(mode);
-        CAPTURE(mode_name);
-        memcoro::test::flush(server);
-        run_workers(server, patient_options(server, mode), 2);
-    }
+    run_workers_in_each_mode(2);
 }
 
 // Threads outside the event loop start operations on one connection while the loop's two
